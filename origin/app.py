@@ -1,0 +1,111 @@
+"""The ASGI application: routes and glue only.
+
+File requests go straight to the static handler (the hot path skips the framework's middleware
+stack); `/healthz`, `/metrics` and anything else with a page of its own are Starlette routes.
+Every request, whichever way it goes, is counted and logged exactly once here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from origin.config import Config
+from origin.observe import AccessLog, Metrics
+from origin.static import Outcome, Receive, Scope, Send, StaticFiles
+
+log = logging.getLogger("origin")
+
+_ROUTED = frozenset({"/healthz", "/metrics"})
+_FLUSH_SECONDS = 0.25
+
+
+class Origin:
+    """The top-level ASGI callable."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.static = StaticFiles(cfg)
+        self.metrics = Metrics()
+        self.access = AccessLog(enabled=cfg.server.access_log)
+        self._flush_pending = False
+        self.routes = Starlette(
+            routes=[
+                Route("/healthz", self.healthz, methods=["GET", "HEAD"]),
+                Route("/metrics", self.render_metrics, methods=["GET", "HEAD"]),
+            ]
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
+
+    async def render_metrics(self, request: Request) -> Response:
+        return PlainTextResponse(
+            self.metrics.render(),
+            media_type="text/plain; version=0.0.4",
+            headers={"cache-control": "no-store"},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.routes(scope, receive, send)  # lifespan, websocket: the framework's job
+            return
+        started = time.perf_counter()
+        self.metrics.in_flight += 1
+        outcome = Outcome(500)
+        try:
+            if scope["path"] in _ROUTED:
+                outcome = await self._routed(scope, receive, send)
+            else:
+                outcome = await self.static(scope, receive, send)
+        except Exception:
+            log.exception("error answering %s %s", scope["method"], scope["path"])
+            raise  # the server answers 500 if nothing was sent yet, else drops the connection
+        finally:
+            self.metrics.in_flight -= 1
+            self.metrics.observe(outcome.status, outcome.kind, outcome.sent)
+            client = scope.get("client")
+            self.access.record(
+                client[0] if client else "-",
+                scope["method"],
+                scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""),
+                outcome.status,
+                outcome.sent,
+                time.perf_counter() - started,
+                outcome.range,
+            )
+            self._schedule_flush()
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> Outcome:
+        outcome = Outcome(500, 0, "page")
+
+        async def counting_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                outcome.status = message["status"]
+            elif message["type"] == "http.response.body":
+                outcome.sent += len(message.get("body", b""))
+            await send(message)
+
+        await self.routes(scope, receive, counting_send)
+        return outcome
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_later(_FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self.access.flush()
+
+
+def create_app(cfg: Config) -> Origin:
+    """Given a validated Config, return the ASGI application."""
+    return Origin(cfg)

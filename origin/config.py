@@ -1,0 +1,227 @@
+"""Configuration: typed settings, the embedded defaults, and validation of `config.toml`.
+
+Every key has a default here; `config.toml` at the repository root documents each one and must
+parse to exactly these defaults (a test holds the two together). A bad value raises `ConfigError`
+whose message names the key and the reason, so the CLI can print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+SERVERS = ("uvicorn", "hypercorn", "granian")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    server: str = "uvicorn"
+    workers: int = 0  # 0 = one per CPU core
+    certfile: str = ""
+    keyfile: str = ""
+    access_log: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    root: str = "media"
+    directory_listing: bool = False
+    gzip: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    max_ranges: int = 16
+    chunk_size: int = 262144
+    small_file_max: int = 1048576
+    small_file_cache: int = 67108864
+    cors: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    immutable: str = "public, max-age=31536000, immutable"
+    live_playlist: str = "public, max-age=1"
+    playlist: str = "public, max-age=2"
+    other: str = "public, max-age=3600"
+    not_found: str = "public, max-age=1"
+    error: str = "no-store"
+    edge_headers: tuple[str, ...] = ()
+    edge_immutable: str = "max-age=31536000"
+    edge_live_playlist: str = "max-age=1"
+    edge_playlist: str = "max-age=2"
+    edge_other: str = "max-age=3600"
+    edge_not_found: str = "max-age=1"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+
+
+_SECTIONS: Mapping[str, type[Any]] = {
+    "server": ServerConfig,
+    "media": MediaConfig,
+    "http": HttpConfig,
+    "cache": CacheConfig,
+}
+
+_EDGE_HEADERS = ("CDN-Cache-Control", "Surrogate-Control")
+
+
+def _positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} = {value}: must be a positive integer")
+
+
+def _check_server(cfg: ServerConfig) -> None:
+    if cfg.server not in SERVERS:
+        raise ConfigError(f"server.server = {cfg.server!r}: must be one of {', '.join(SERVERS)}")
+    if not 0 < cfg.port < 65536:
+        raise ConfigError(f"server.port = {cfg.port}: must be between 1 and 65535")
+    if cfg.workers < 0:
+        raise ConfigError(f"server.workers = {cfg.workers}: must be 0 (one per core) or more")
+    if bool(cfg.certfile) != bool(cfg.keyfile):
+        raise ConfigError("server.certfile and server.keyfile: give both for TLS, or neither")
+
+
+def _check_http(cfg: HttpConfig) -> None:
+    for name in ("max_ranges", "chunk_size", "small_file_max"):
+        _positive(f"http.{name}", getattr(cfg, name))
+    if cfg.small_file_cache < 0:
+        raise ConfigError(f"http.small_file_cache = {cfg.small_file_cache}: must be 0 or more")
+
+
+def _check_cache(cfg: CacheConfig) -> None:
+    for name in cfg.edge_headers:
+        if name not in _EDGE_HEADERS:
+            raise ConfigError(
+                f"cache.edge_headers: {name!r} is not one of {', '.join(_EDGE_HEADERS)}"
+            )
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, str) and ("\r" in value or "\n" in value):
+            raise ConfigError(f"cache.{f.name}: a header value cannot contain a line break")
+
+
+_CHECKS: Mapping[str, Callable[[Any], None]] = {
+    "server": _check_server,
+    "http": _check_http,
+    "cache": _check_cache,
+}
+
+
+def _coerce(key: str, default: object, value: object) -> object:
+    """Given a TOML value and the field's default, return the value typed like the default."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} = {value!r}: must be true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} = {value!r}: must be an integer")
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} = {value!r}: must be a string")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} = {value!r}: must be a list of strings")
+        return tuple(value)
+    raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - a programming error
+
+
+def _build_section(name: str, cls: type[Any], raw: object, base: object) -> object:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    changes: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(known)})")
+        changes[key] = _coerce(f"{name}.{key}", getattr(base, key), value)
+    return replace(base, **changes)  # type: ignore[type-var]
+
+
+def build_config(data: Mapping[str, object], base: Config | None = None) -> Config:
+    """Given parsed TOML, return a validated Config layered over `base` (the defaults)."""
+    cfg = base or Config()
+    sections: dict[str, object] = {}
+    for name, raw in data.items():
+        if name not in _SECTIONS:
+            if name == "live":
+                continue  # live channels are read by the packager's own config loader
+            raise ConfigError(f"[{name}]: unknown section (known: {', '.join(_SECTIONS)}, live)")
+        sections[name] = _build_section(name, _SECTIONS[name], raw, getattr(cfg, name))
+    cfg = replace(cfg, **sections)  # type: ignore[arg-type]
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError naming the first bad key of `cfg`."""
+    for name, check in _CHECKS.items():
+        check(getattr(cfg, name))
+
+
+def parse_config_text(text: str, source: str = "config") -> dict[str, Any]:
+    """Given TOML text, return the parsed table or raise ConfigError naming `source`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
+def with_overrides(cfg: Config, section: str, **values: object) -> Config:
+    """Return `cfg` with the non-None `values` set in `section`, validated."""
+    changes = {k: v for k, v in values.items() if v is not None}
+    if not changes:
+        return cfg
+    new = replace(cfg, **{section: replace(getattr(cfg, section), **changes)})
+    validate(new)
+    return new
+
+
+DEFAULT_CONFIG_FILE = "config.toml"
+
+
+def load_config(path: str | None) -> Config:
+    """Load `path` (or ./config.toml when present, else the embedded defaults) and validate it."""
+    if path is None:
+        path = os.environ.get("ORIGIN_CONFIG")
+    if path is None:
+        if not os.path.isfile(DEFAULT_CONFIG_FILE):
+            return Config()
+        path = DEFAULT_CONFIG_FILE
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return build_config(parse_config_text(text, path))
+
+
+def config_to_json(cfg: Config) -> str:
+    """Serialise a Config for worker processes."""
+    return json.dumps(asdict(cfg))
+
+
+def config_from_json(text: str) -> Config:
+    """Inverse of config_to_json."""
+    return build_config(json.loads(text))
