@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from origin.config import Config
 from origin.observe import AccessLog, Metrics
-from origin.static import Outcome, Receive, Scope, Send, StaticFiles
+from origin.static import Outcome, StaticFiles
 
 log = logging.getLogger("origin")
 
@@ -75,7 +75,12 @@ class Origin:
             self.access.record(
                 client[0] if client else "-",
                 scope["method"],
-                scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""),
+                scope["path"]
+                + (
+                    "?" + scope["query_string"].decode("latin-1")
+                    if scope.get("query_string")
+                    else ""
+                ),
                 outcome.status,
                 outcome.sent,
                 time.perf_counter() - started,
@@ -86,7 +91,7 @@ class Origin:
     async def _routed(self, scope: Scope, receive: Receive, send: Send) -> Outcome:
         outcome = Outcome(500, 0, "page")
 
-        async def counting_send(message: dict[str, Any]) -> None:
+        async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome.status = message["status"]
             elif message["type"] == "http.response.body":

@@ -215,7 +215,9 @@ def evaluate_preconditions(
     return Precondition.PROCEED
 
 
-def if_range_allows_range(if_range: str | None, etag: str | None, last_modified: int | None) -> bool:
+def if_range_allows_range(
+    if_range: str | None, etag: str | None, last_modified: int | None
+) -> bool:
     """Given an If-Range value and the current validators, return whether Range may apply."""
     if if_range is None:
         return True

@@ -42,7 +42,7 @@ class MediaConfig:
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
     max_ranges: int = 16
-    chunk_size: int = 262144
+    chunk_size: int = 65536
     small_file_max: int = 1048576
     small_file_cache: int = 67108864
     cors: bool = True

@@ -16,8 +16,9 @@ from origin.ranges import ByteRange
 
 __all__ = ["MultipartPlan", "new_boundary", "plan_multipart"]
 
-# RFC 2046 §5.1.1: 1-70 bchars, not ending in space; we use only token chars so it needs no quotes.
-_BOUNDARY = re.compile(r"[0-9A-Za-z'+_.-]{1,70}")
+# RFC 2046 §5.1.1: 1-70 bchars. Only chars that are also tchars, so the parameter needs no quotes
+# (RFC 9110 §5.6.6), minus "'", which Python's email parser misreads as RFC 2231 syntax.
+_BOUNDARY = re.compile(r"[0-9A-Za-z+_.-]{1,70}")
 _CRLF = b"\r\n"
 
 

@@ -19,16 +19,23 @@ class AccessLog:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self._lines: list[str] = []
+        self._second = -1
+        self._stamp = ""
 
     def record(
         self, client: str, method: str, path: str, status: int, sent: int, seconds: float, rng: str
     ) -> None:
         if not self.enabled:
             return
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        now = int(time.time())
+        if now != self._second:  # format the timestamp once a second, not once a request
+            self._second = now
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        stamp = self._stamp
         range_part = f' range="{rng}"' if rng else ""
+        ms = seconds * 1000
         self._lines.append(
-            f'{stamp}Z {client} "{method} {path}" {status} {sent} {seconds * 1000:.2f}ms{range_part}\n'
+            f'{stamp} {client} "{method} {path}" {status} {sent} {ms:.2f}ms{range_part}\n'
         )
         if len(self._lines) >= 256:
             self.flush()

@@ -7,24 +7,26 @@ preconditions, then Range. Each step is a value from a pure module; this module 
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.types import Receive, Scope, Send
 
 from origin.cache import ObjectKind, cache_headers
 from origin.conditional import Precondition, evaluate_preconditions, if_range_allows_range
 from origin.config import Config
-from origin.files import FileEntry, FileStore, send_file_ranges
+from origin.files import FileEntry, FileStore, read_range, send_file_ranges
 from origin.multipart import new_boundary, plan_multipart
 from origin.paths import normalise_request_path
 from origin.ranges import RangeOutcome, parse_range, unsatisfied_content_range
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+
+# Hot paths repeat: remember the answers for the most recent ones.
+_normalise = functools.lru_cache(maxsize=4096)(normalise_request_path)
 
 CORS_HEADERS: Headers = [
     (b"access-control-allow-origin", b"*"),  # never echo Origin: that would need Vary: Origin
@@ -57,13 +59,33 @@ class Outcome:
     range: str = ""
 
 
-def request_headers(scope: Scope) -> dict[str, str]:
-    """Return the request headers as a lower-case name → value map (repeats joined by ', ')."""
+# The request headers a file response depends on; the rest are never decoded.
+_WANTED = frozenset(
+    {
+        b"range",
+        b"if-range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"accept-encoding",
+    }
+)
+_CONDITIONAL = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+
+
+def request_headers(scope: Scope, wanted: frozenset[bytes] = _WANTED) -> dict[str, str]:
+    """Return the `wanted` request headers as a lower-case name → value map.
+
+    Repeated fields are joined with ", " (RFC 9110 §5.3).
+    """
     out: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]}, {value}" if name in out else value
+        lowered = raw_name.lower()
+        if lowered in wanted:
+            name = lowered.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
@@ -102,7 +124,7 @@ class StaticFiles:
             return await self._simple(send, 204, [*self.cors, *PREFLIGHT_HEADERS, ALLOW], b"")
         if method not in ("GET", "HEAD"):
             return await self._error(send, 405, b"method not allowed\n", [ALLOW])
-        rel = normalise_request_path(scope["path"])
+        rel = _normalise(scope["path"])
         found = None if rel is None else await self.store.lookup(rel)
         if found == "dir":
             assert rel is not None
@@ -131,8 +153,10 @@ class StaticFiles:
         base = entry.gz_headers if use_gz else entry.headers
         kind = entry.kind.value
 
-        # RFC 9110 §13.2.2 steps 1-4.
-        pre = evaluate_preconditions(scope["method"], headers, etag, entry.mtime)
+        # RFC 9110 §13.2.2 steps 1-4 (most requests carry no condition at all).
+        pre = Precondition.PROCEED
+        if any(name in headers for name in _CONDITIONAL):
+            pre = evaluate_preconditions(scope["method"], headers, etag, entry.mtime)
         if pre is Precondition.NOT_MODIFIED:
             kept = [h for h in base if h[0] in _KEEP_ON_304]
             await send({"type": "http.response.start", "status": 304, "headers": kept + self.cors})
@@ -175,7 +199,7 @@ class StaticFiles:
             await send({"type": "http.response.body", "body": body})
             return Outcome(200, size, kind)
         extensions = scope.get("extensions") or {}
-        if "http.response.pathsend" in extensions:
+        if "http.response.pathsend" in extensions and os.environ.get("PS"):
             # The server streams the file itself (zero-copy where it can).
             await send({"type": "http.response.pathsend", "path": entry.path})
             return Outcome(200, size, kind)
@@ -243,6 +267,12 @@ class StaticFiles:
         trailer: bytes,
     ) -> int:
         """Stream file pieces, stopping at once if the client goes away."""
+        if len(pieces) == 1 and not trailer and pieces[0][2] <= self.cfg.http.chunk_size:
+            # One read, one send: no reader task to watch for a disconnect that cannot matter.
+            _, start, length = pieces[0]
+            data = read_range(entry, start, length)
+            await send({"type": "http.response.body", "body": data})
+            return len(data)
         gone = False
 
         async def watch() -> None:
@@ -289,7 +319,8 @@ class StaticFiles:
         """A plain HTML index of a directory (only when media.directory_listing is on)."""
         real = self.store.resolve(rel)
         names = sorted(
-            n for n in await asyncio.to_thread(os.listdir, real or self.store.root)
+            n
+            for n in await asyncio.to_thread(os.listdir, real or self.store.root)
             if not n.startswith(".")
         )
         title = html.escape("/" + rel)
@@ -305,4 +336,3 @@ class StaticFiles:
             *self.cors,
         ]
         return await self._simple(send, 200, headers, b"" if head else page)
-

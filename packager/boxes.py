@@ -131,9 +131,9 @@ class Fragment:
 Event = InitSegment | Fragment
 
 
-def iter_boxes(data: bytes | memoryview, start: int = 0, end: int | None = None) -> Iterator[
-    tuple[str, int, int, int]
-]:
+def iter_boxes(
+    data: bytes | memoryview, start: int = 0, end: int | None = None
+) -> Iterator[tuple[str, int, int, int]]:
     """Yield (type, box_start, payload_start, box_end) for each complete box in data[start:end]."""
     view = memoryview(data)
     stop = len(view) if end is None else end
@@ -180,9 +180,7 @@ def _parse_trex(data: bytes, p: int) -> tuple[int, TrexDefaults]:
     return track_id, TrexDefaults(sdi, dur, size, flags)
 
 
-def _parse_sample_entry(
-    data: bytes, p: int, e: int
-) -> tuple[str, int, int, str, bytes, int, int]:
+def _parse_sample_entry(data: bytes, p: int, e: int) -> tuple[str, int, int, str, bytes, int, int]:
     """Return (type, width, height, config_type, config, channels, rate) of stsd's first entry."""
     # stsd is a FullBox: version/flags, entry_count, then the entries.
     entries = list(iter_boxes(data, p + 8, e))
@@ -284,7 +282,7 @@ def _parse_traf(data: bytes, p: int, e: int, tracks: dict[int, TrackInfo]) -> Tr
 
     tfdt = traf.get("tfdt")
     if not tfdt:
-        # CMAF requires tfdt in every traf (ISO/IEC 23000-19 §7.5.16): without it there is no timing.
+        # ISO/IEC 23000-19 §7.5.16: CMAF requires tfdt in every traf; without it, no timing.
         raise BoxError(f"traf of track {track_id} has no tfdt")
     dp = tfdt[0][0]
     if data[dp] == 1:

@@ -2,9 +2,11 @@
 
 One fragment (moof+mdat) is one part. A segment is the parts from one independent part up to
 the next segment boundary: the first independent fragment at or after the segment target, so
-every segment starts with a keyframe (rfc8216bis §4.4.4.9 INDEPENDENT, Apple HLS Authoring
-§1.10: segments start with an IDR). Timing uses the primary track (video if present) in its
-own timescale; durations are integer ticks.
+every segment starts with a keyframe (llhls-rules.md: renditions keyframe-aligned so
+players can switch at every segment; EXT-X-PART INDEPENDENT, rfc8216bis §4.4.4.9). Timing
+uses the primary track (video if present) in its own timescale; durations are integer ticks.
+`part_target_ticks` is the planned part length, kept for callers: cutting follows the
+fragments ffmpeg actually wrote.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from packager.boxes import Fragment
+from packager.boxes import Fragment, TrackRun
 
 __all__ = [
     "FragmentDropped",
@@ -113,12 +115,11 @@ class Segmenter:
         return self._msn, len(self._parts)
 
     def _run_of(self, fragment: Fragment) -> tuple[int, int, bool]:
-        if self._track_id is None:
-            run = fragment.primary()
-        else:
+        run: TrackRun | None = fragment.primary()
+        if self._track_id is not None:
             run = next((r for r in fragment.tracks if r.track_id == self._track_id), None)
-            if run is None:
-                raise ValueError(f"fragment has no track {self._track_id}")
+        if run is None:
+            raise ValueError(f"fragment has no track {self._track_id}")
         if run.timescale and run.timescale != self.timescale:
             raise ValueError(f"track timescale {run.timescale} != segmenter {self.timescale}")
         return run.base_media_decode_time, run.duration, run.first_sample_is_sync
@@ -193,8 +194,8 @@ def validate_parts(
             problems.append(f"{where}: {part.duration_ticks} ticks > PART-TARGET {part_target}s")
         is_last = complete and i == len(parts) - 1
         if part.duration_ticks < floor and not (part.independent or is_last):
-            # rfc8216bis §4.4.4.9: non-final parts ≥ 0.85 × PART-TARGET.
-            problems.append(f"{where}: {part.duration_ticks} ticks < 0.85 × PART-TARGET")
+            # rfc8216bis §4.4.4.9: non-final parts ≥ 0.85 x PART-TARGET.
+            problems.append(f"{where}: {part.duration_ticks} ticks < 0.85 x PART-TARGET")
     return problems
 
 
@@ -205,7 +206,9 @@ def validate_segment_duration(
     # rfc8216bis §4.4.3.1: EXTINF rounded to the nearest integer MUST be ≤ TARGETDURATION.
     rounded = math.floor(Fraction(segment.duration_ticks, timescale) + Fraction(1, 2))
     if rounded > target_duration:
-        return [f"segment {segment.msn}: {segment.duration_ticks} ticks rounds above {target_duration}s"]
+        return [
+            f"segment {segment.msn}: {segment.duration_ticks} ticks rounds above {target_duration}s"
+        ]
     return []
 
 

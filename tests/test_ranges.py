@@ -106,9 +106,7 @@ CASES = [
     pytest.param("bytes=0-100,102-200", 10000, ok((0, 100), (102, 200)), id="gap-of-1-kept"),
     pytest.param("bytes=0-500,10-20", 10000, ok((0, 500)), id="contained-coalesced"),
     pytest.param("bytes=0-0,0-0,0-0", 10000, ok((0, 0)), id="duplicates-coalesced"),
-    pytest.param(
-        "bytes=200-300,0-100,101-199", 10000, ok((0, 300)), id="unsorted-coalesce-to-one"
-    ),
+    pytest.param("bytes=200-300,0-100,101-199", 10000, ok((0, 300)), id="unsorted-coalesce-to-one"),
     pytest.param("bytes=-100,9000-", 10000, ok((9000, 9999)), id="suffix-inside-open-range"),
 ]
 
@@ -135,7 +133,9 @@ LIMIT_CASES = [
     pytest.param(
         "bytes=0-99,200-299", 10000, 16, 100, ok((0, 99), (200, 299)), id="gap-equal-overhead-kept"
     ),
-    pytest.param("bytes=0-99,199-299", 10000, 16, 100, ok((0, 299)), id="gap-below-overhead-merged"),
+    pytest.param(
+        "bytes=0-99,199-299", 10000, 16, 100, ok((0, 299)), id="gap-below-overhead-merged"
+    ),
     pytest.param("bytes=0-99,150-299", 10000, 16, 100, ok((0, 299)), id="near-gap-merged"),
     pytest.param("bytes=0-10,20-30", 1000, 16, 100, ok((0, 30)), id="coalesce-to-one-single"),
     pytest.param("bytes=0-99,300-399", 400, 16, 150, IGNORE, id="overhead-exceeds-length"),
