@@ -8,8 +8,10 @@ Every request, whichever way it goes, is counted and logged exactly once here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,8 +20,10 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from origin.config import Config
+from origin.live import LiveHandler
 from origin.observe import AccessLog, Metrics
 from origin.static import Outcome, StaticFiles
+from packager.hub import HubClient, LiveHub, LiveSource
 
 log = logging.getLogger("origin")
 
@@ -30,18 +34,40 @@ _FLUSH_SECONDS = 0.25
 class Origin:
     """The top-level ASGI callable."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(
+        self, cfg: Config, source: LiveSource | None = None, hub_socket: str | None = None
+    ) -> None:
         self.cfg = cfg
         self.static = StaticFiles(cfg)
         self.metrics = Metrics()
         self.access = AccessLog(enabled=cfg.server.access_log)
         self._flush_pending = False
+        self.hub_socket = hub_socket
+        if hub_socket is not None and source is None:
+            source = LiveHub()
+        self.source = source
+        self.live = LiveHandler(self.static, source) if source is not None else None
         self.routes = Starlette(
             routes=[
                 Route("/healthz", self.healthz, methods=["GET", "HEAD"]),
                 Route("/metrics", self.render_metrics, methods=["GET", "HEAD"]),
-            ]
+            ],
+            lifespan=self._lifespan,
         )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        client = None
+        if self.hub_socket is not None and isinstance(self.source, LiveHub):
+            # This worker mirrors the packager process's live state over its Unix socket.
+            client = HubClient(self.hub_socket, self.source)
+            client.start()
+        try:
+            yield
+        finally:
+            if client is not None:
+                await client.stop()
+            self.access.flush()
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
@@ -61,7 +87,12 @@ class Origin:
         self.metrics.in_flight += 1
         outcome = Outcome(500)
         try:
-            if scope["path"] in _ROUTED:
+            path = scope["path"]
+            lp = self.live.match(scope) if self.live and path.startswith("/live/") else None
+            if lp is not None:
+                assert self.live is not None
+                outcome = await self.live(scope, receive, send, lp)
+            elif path in _ROUTED:
                 outcome = await self._routed(scope, receive, send)
             else:
                 outcome = await self.static(scope, receive, send)
@@ -111,6 +142,11 @@ class Origin:
         self.access.flush()
 
 
-def create_app(cfg: Config) -> Origin:
-    """Given a validated Config, return the ASGI application."""
-    return Origin(cfg)
+def create_app(
+    cfg: Config, source: LiveSource | None = None, hub_socket: str | None = None
+) -> Origin:
+    """Given a validated Config, return the ASGI application.
+
+    `source` serves live channels in-process; `hub_socket` mirrors them from a packager process.
+    """
+    return Origin(cfg, source, hub_socket)

@@ -12,4 +12,7 @@ from origin.app import Origin, create_app
 from origin.config import config_from_json, load_config
 
 _runtime = os.environ.get("ORIGIN_RUNTIME_CONFIG")
-app: Origin = create_app(config_from_json(_runtime) if _runtime else load_config(None))
+app: Origin = create_app(
+    config_from_json(_runtime) if _runtime else load_config(None),
+    hub_socket=os.environ.get("ORIGIN_HUB_SOCKET") or None,
+)

@@ -9,14 +9,17 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from origin import __version__
 from origin.config import (
     SERVERS,
     Config,
     ConfigError,
+    LiveChannel,
     config_to_json,
     load_config,
+    with_live,
     with_overrides,
 )
 
@@ -44,6 +47,25 @@ def _build_parser() -> argparse.ArgumentParser:
         "--no-access-log", action="store_true", help="do not write one line per request"
     )
     serve.add_argument("--no-live", action="store_true", help="serve files only, no live channels")
+
+    live = sub.add_parser(
+        "live",
+        help="publish one live channel from the command line (and serve, as `serve` does)",
+        description="Run one live LL-HLS channel from INPUT and serve it with the media root.",
+    )
+    live.add_argument(
+        "--input",
+        required=True,
+        help="testsrc, a media file, or a URL to listen on: rtmp://0.0.0.0:1935/app/key, "
+        "srt://0.0.0.0:9000?mode=listener, udp://0.0.0.0:9000",
+    )
+    live.add_argument("--name", default="live", help="channel name: /live/NAME/index.m3u8")
+    live.add_argument("--no-loop", action="store_true", help="end the stream when a file ends")
+    live.add_argument("--part-target", help="part target in seconds (default from config)")
+    live.add_argument("--segment-duration", type=int, help="segment duration in seconds")
+    for action in serve._actions:
+        if action.dest not in ("help", "no_live") and action.option_strings:
+            live._add_action(action)
     return parser
 
 
@@ -61,6 +83,18 @@ def _serve_config(args: argparse.Namespace) -> Config:
         access_log=False if args.no_access_log else None,
     )
     cfg = with_overrides(cfg, "media", root=args.media_root)
+    if getattr(args, "no_live", False):
+        cfg = with_live(cfg, ())
+    if args.command == "live":
+        base = cfg.live[0] if cfg.live else LiveChannel()
+        channel = replace(base, name=args.name, input=args.input, loop=not args.no_loop)
+        if args.part_target:
+            channel = replace(channel, part_target=args.part_target)
+        if args.segment_duration:
+            channel = replace(channel, segment_duration=args.segment_duration)
+        cfg = with_live(cfg, (channel,))
+        if "://" not in args.input and args.input != "testsrc" and not os.path.isfile(args.input):
+            raise ConfigError(f"--input {args.input!r}: no such file")
     root = cfg.media.root
     if not os.path.isdir(root):
         raise ConfigError(
@@ -81,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        if args.command == "serve":
+        if args.command in ("serve", "live"):
             cfg = _serve_config(args)
             from origin.server import run
 

@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from fractions import Fraction
 from typing import Any
 
 SERVERS = ("uvicorn", "hypercorn", "granian")
@@ -65,11 +66,36 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendition:
+    name: str
+    width: int
+    height: int
+    video_kbps: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    name: str = "test"
+    input: str = "testsrc"
+    loop: bool = True
+    frame_rate: int = 30
+    segment_duration: int = 2
+    part_target: str = "0.2"
+    window_segments: int = 15
+    audio_kbps: int = 96
+    renditions: tuple[Rendition, ...] = (
+        Rendition("360p", 640, 360, 800),
+        Rendition("540p", 960, 540, 1600),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    live: tuple[LiveChannel, ...] = (LiveChannel(),)
 
 
 _SECTIONS: Mapping[str, type[Any]] = {
@@ -135,6 +161,8 @@ def _coerce(key: str, default: object, value: object) -> object:
             raise ConfigError(f"{key} = {value!r}: must be an integer")
         return value
     if isinstance(default, str):
+        if key.endswith(".part_target") and isinstance(value, int | float):
+            value = str(value)  # accept 0.2 as well as "0.2"; Fraction("0.2") is exact
         if not isinstance(value, str):
             raise ConfigError(f"{key} = {value!r}: must be a string")
         return value
@@ -162,9 +190,10 @@ def build_config(data: Mapping[str, object], base: Config | None = None) -> Conf
     cfg = base or Config()
     sections: dict[str, object] = {}
     for name, raw in data.items():
+        if name == "live":
+            sections[name] = _build_live(raw)
+            continue
         if name not in _SECTIONS:
-            if name == "live":
-                continue  # live channels are read by the packager's own config loader
             raise ConfigError(f"[{name}]: unknown section (known: {', '.join(_SECTIONS)}, live)")
         sections[name] = _build_section(name, _SECTIONS[name], raw, getattr(cfg, name))
     cfg = replace(cfg, **sections)  # type: ignore[arg-type]
@@ -176,6 +205,92 @@ def validate(cfg: Config) -> None:
     """Raise ConfigError naming the first bad key of `cfg`."""
     for name, check in _CHECKS.items():
         check(getattr(cfg, name))
+    names = [ch.name for ch in cfg.live]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"live: channel names must be unique (got {', '.join(names)})")
+
+
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _check_name(key: str, value: str) -> None:
+    # Names become directory and URL segments: keep them plain.
+    if not value or not set(value) <= _NAME_OK or value.startswith("-"):
+        raise ConfigError(f"{key} = {value!r}: use letters, digits, '-' and '_' only")
+
+
+def _build_rendition(key: str, raw: object) -> Rendition:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{key}: each rendition must be a table {{name, width, height, video_kbps}}"
+        )
+    base = Rendition("", 0, 0, 0)
+    r = _build_section(key, Rendition, raw, base)
+    assert isinstance(r, Rendition)
+    _check_name(f"{key}.name", r.name)
+    for dim in ("width", "height"):
+        v = getattr(r, dim)
+        if v <= 0 or v % 2:
+            raise ConfigError(f"{key}.{dim} = {v}: must be a positive even number of pixels")
+    _positive(f"{key}.video_kbps", r.video_kbps)
+    return r
+
+
+def _build_live(raw: object) -> tuple[LiveChannel, ...]:
+    """Given the [[live]] array of tables, return the validated channels."""
+    if not isinstance(raw, list):
+        raise ConfigError("live: must be an array of tables ([[live]])")
+    channels = []
+    for i, item in enumerate(raw):
+        key = f"live[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{key}: must be a table")
+        item = dict(item)
+        renditions = item.pop("renditions", None)
+        ch = _build_section(key, LiveChannel, item, LiveChannel())
+        assert isinstance(ch, LiveChannel)
+        if renditions is not None:
+            if not isinstance(renditions, list) or not renditions:
+                raise ConfigError(f"{key}.renditions: must be a non-empty array of tables")
+            ch = replace(
+                ch,
+                renditions=tuple(
+                    _build_rendition(f"{key}.renditions[{j}]", r) for j, r in enumerate(renditions)
+                ),
+            )
+        _check_live(key, ch)
+        channels.append(ch)
+    return tuple(channels)
+
+
+def _check_live(key: str, ch: LiveChannel) -> None:
+    _check_name(f"{key}.name", ch.name)
+    if not ch.input.strip():
+        raise ConfigError(f"{key}.input: empty; give testsrc, a file, or an rtmp/srt/udp URL")
+    _positive(f"{key}.frame_rate", ch.frame_rate)
+    _positive(f"{key}.segment_duration", ch.segment_duration)
+    _positive(f"{key}.audio_kbps", ch.audio_kbps)
+    if ch.window_segments < 6:  # Apple HLS authoring §14: at least six segments in the window
+        raise ConfigError(f"{key}.window_segments = {ch.window_segments}: must be at least 6")
+    try:
+        part = Fraction(ch.part_target)
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(
+            f"{key}.part_target = {ch.part_target!r}: not a number of seconds"
+        ) from None
+    if not Fraction(1, 20) <= part <= Fraction(ch.segment_duration, 2):
+        raise ConfigError(
+            f"{key}.part_target = {ch.part_target}: must be between 0.05 s and half the "
+            f"segment_duration ({ch.segment_duration} s)"
+        )
+    names = [r.name for r in ch.renditions]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{key}.renditions: names must be unique (got {', '.join(names)})")
+
+
+def part_target_of(ch: LiveChannel) -> Fraction:
+    """Return a channel's part target in seconds, exactly."""
+    return Fraction(ch.part_target)
 
 
 def parse_config_text(text: str, source: str = "config") -> dict[str, Any]:
@@ -184,6 +299,13 @@ def parse_config_text(text: str, source: str = "config") -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
+def with_live(cfg: Config, channels: tuple[LiveChannel, ...]) -> Config:
+    """Return `cfg` with its live channels replaced, validated."""
+    new = replace(cfg, live=channels)
+    validate(new)
+    return new
 
 
 def with_overrides(cfg: Config, section: str, **values: object) -> Config:
@@ -224,4 +346,6 @@ def config_to_json(cfg: Config) -> str:
 
 def config_from_json(text: str) -> Config:
     """Inverse of config_to_json."""
-    return build_config(json.loads(text))
+    data = json.loads(text)
+    live = data.pop("live", [])
+    return replace(build_config(data), live=_build_live(live))

@@ -21,7 +21,7 @@ from starlette.types import Send
 
 from origin.cache import ObjectKind, cache_headers, classify_path
 from origin.conditional import format_etag, format_http_date
-from origin.config import Config
+from origin.config import CacheConfig, Config
 from origin.mediatypes import content_type_for, is_compressible
 
 # A version of a file: same inode, size and mtime means same bytes (files are replaced by rename).
@@ -179,18 +179,7 @@ class FileStore:
         return entry
 
     def _build_headers(self, entry: FileEntry) -> None:
-        common: list[tuple[bytes, bytes]] = [
-            (b"last-modified", entry.last_modified.encode()),
-            (b"accept-ranges", b"bytes"),
-        ]
-        common += [(k.encode(), v.encode()) for k, v in cache_headers(entry.kind, self.cfg.cache)]
-        if entry.compressible:
-            # RFC 9110 §12.5.5: both variants name the header that selected them.
-            common.append((b"vary", b"Accept-Encoding"))
-        common += self._extra
-        entry.headers = [(b"etag", entry.etag.encode()), *common]
-        if entry.gz_body is not None:
-            entry.gz_headers = [(b"etag", entry.gz_etag.encode()), *common]
+        build_headers(entry, self.cfg.cache, self._extra)
 
     def _remember(self, entry: FileEntry) -> None:
         old = self._entries.pop(entry.rel, None)
@@ -202,6 +191,61 @@ class FileStore:
         while self._cached_bytes > limit and len(self._entries) > 1:
             _, evicted = self._entries.popitem(last=False)
             self._cached_bytes -= _weight(evicted)
+
+
+def build_headers(
+    entry: FileEntry,
+    cache: CacheConfig,
+    extra: list[tuple[bytes, bytes]],
+    target_duration: int = 0,
+) -> None:
+    """Fill in the header lists every 200/206/304 of `entry` shares."""
+    common: list[tuple[bytes, bytes]] = [
+        (b"last-modified", entry.last_modified.encode()),
+        (b"accept-ranges", b"bytes"),
+    ]
+    common += [
+        (k.encode(), v.encode()) for k, v in cache_headers(entry.kind, cache, target_duration)
+    ]
+    if entry.compressible:
+        # RFC 9110 §12.5.5: both variants name the header that selected them.
+        common.append((b"vary", b"Accept-Encoding"))
+    common += extra
+    entry.headers = [(b"etag", entry.etag.encode()), *common]
+    if entry.gz_body is not None:
+        entry.gz_headers = [(b"etag", entry.gz_etag.encode()), *common]
+
+
+def memory_entry(
+    rel: str,
+    body: bytes,
+    kind: ObjectKind,
+    mtime: int,
+    cfg: Config,
+    extra: list[tuple[bytes, bytes]],
+    target_duration: int = 0,
+) -> FileEntry:
+    """Return a FileEntry for bytes held in memory (a live playlist), gzip variant included."""
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    ctype = content_type_for(rel)
+    entry = FileEntry(
+        rel=rel,
+        path="",
+        key=(0, 0, len(body), mtime),
+        size=len(body),
+        mtime=mtime,
+        content_type=ctype,
+        kind=kind,
+        etag=format_etag(digest),
+        last_modified=format_http_date(mtime),
+        compressible=cfg.media.gzip and is_compressible(ctype),
+        body=body,
+    )
+    if entry.compressible:
+        entry.gz_body = gzip.compress(body, compresslevel=6, mtime=0)
+        entry.gz_etag = format_etag(digest, suffix="-gz")
+    build_headers(entry, cfg.cache, extra, target_duration)
+    return entry
 
 
 def _weight(entry: FileEntry) -> int:

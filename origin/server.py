@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -44,14 +46,8 @@ def check_bind(host: str, port: int) -> None:
     bind(host, port).close()
 
 
-def run_uvicorn(cfg: Config, workers: int) -> int:
-    """Pre-fork uvicorn: import the app once, fork workers that share the listening socket.
-
-    Unlike `uvicorn --workers` (a spawned supervisor, a resource tracker, and workers that each
-    import everything again), forked workers share the imported code's pages, so memory is
-    roughly one interpreter plus per-connection buffers. The parent only supervises: it
-    restarts a worker that dies and stops them all on SIGINT/SIGTERM.
-    """
+def uvicorn_server(cfg: Config) -> Callable[[socket.socket], None]:
+    """Return a function that serves the app with uvicorn on a given listening socket."""
     import uvicorn
 
     from origin.asgi import app
@@ -66,23 +62,48 @@ def run_uvicorn(cfg: Config, workers: int) -> int:
         ssl_keyfile=s.keyfile or None,
         timeout_graceful_shutdown=5,
     )
-    if workers == 1:
-        uvicorn.Server(config).run(sockets=[bind(s.host, s.port)])
-        return 0
-    # One SO_REUSEPORT socket per worker: the kernel spreads connections evenly by hash, where
-    # a shared accept queue lets one busy worker take most keep-alive connections.
-    bind(s.host, s.port, reuseport=True).close()  # fail here, once, if the port is taken
-    return supervise(
-        workers, lambda: uvicorn.Server(config).run(sockets=[bind(s.host, s.port, True)])
-    )
+    return lambda sock: uvicorn.Server(config).run(sockets=[sock])
 
 
-def supervise(workers: int, serve: Callable[[], None]) -> int:
-    """Fork `workers` children running `serve`; restart any that die until told to stop."""
-    children: dict[int, float] = {}
+def packager_main(cfg: Config, hub_socket: str) -> None:
+    """The packager process: one writer for every live channel, publishing over the hub."""
+    import asyncio
+
+    from packager.live import run_channels
+
+    from packager.hub import HubServer
+
+    async def main() -> None:
+        hub = HubServer(hub_socket)
+        await hub.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_channels(cfg.live, cfg.media.root, hub, stop)
+        finally:
+            await hub.close()
+
+    asyncio.run(main())
+
+
+Role = tuple[str, Callable[[], None]]
+
+
+def supervise(roles: list[Role]) -> int:
+    """Fork a child per role; restart any that dies until told to stop.
+
+    Roles are the packager (one writer for live channels) and the HTTP workers. Forked after the
+    app is imported, workers share its code pages, so memory is roughly one interpreter plus
+    per-connection buffers (unlike `uvicorn --workers`: a spawned supervisor, a resource tracker,
+    and workers that each import everything again).
+    """
+    children: dict[int, tuple[Role, float]] = {}
     stopping = False
+    log = logging.getLogger("origin")
 
-    def spawn() -> None:
+    def spawn(role: Role) -> None:
         pid = os.fork()
         if pid == 0:
             _die_with_parent()
@@ -90,13 +111,13 @@ def supervise(workers: int, serve: Callable[[], None]) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             code = 0
             try:
-                serve()
+                role[1]()
             except BaseException:
-                logging.getLogger("origin").exception("worker %d crashed", os.getpid())
+                log.exception("%s %d crashed", role[0], os.getpid())
                 code = 1
             finally:
                 os._exit(code)
-        children[pid] = time.monotonic()
+        children[pid] = (role, time.monotonic())
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -107,22 +128,20 @@ def supervise(workers: int, serve: Callable[[], None]) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for _ in range(workers):
-        spawn()
+    for role in roles:
+        spawn(role)
     while children:
         try:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
-            continue
-        born = children.pop(pid, time.monotonic())
+        role, born = children.pop(pid, (("child", lambda: None), time.monotonic()))
         if not stopping:
             code = os.waitstatus_to_exitcode(status)
-            logging.getLogger("origin").error("worker %d exited (%d); restarting it", pid, code)
+            log.error("%s %d exited (%d); restarting it", role[0], pid, code)
             if time.monotonic() - born < 1.0:
-                time.sleep(1.0)  # a worker that dies at once would otherwise spin the CPU
-            spawn()
+                time.sleep(1.0)  # a child that dies at once would otherwise spin the CPU
+            spawn(role)
     return 0
 
 
@@ -140,11 +159,19 @@ def _die_with_parent() -> None:
 def run(cfg: Config) -> int:
     """Serve until interrupted; return the exit status."""
     s = cfg.server
-    check_bind(s.host, s.port)
     workers = worker_count(cfg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log = logging.getLogger("origin")
+    roles: list[Role] = []
+    hub_dir = None
+    if cfg.live:
+        hub_dir = tempfile.mkdtemp(prefix="origin-hub-")
+        hub_socket = os.path.join(hub_dir, "hub.sock")
+        os.environ["ORIGIN_HUB_SOCKET"] = hub_socket  # read by every worker's app
+        roles.append(("packager", lambda: packager_main(cfg, hub_socket)))
+        log.info("live channels: %s", ", ".join(f"/live/{ch.name}/index.m3u8" for ch in cfg.live))
     scheme = "https" if s.certfile else "http"
-    logging.getLogger("origin").info(
+    log.info(
         "serving %s on %s://%s:%d with %s, %d worker(s)",
         cfg.media.root,
         scheme,
@@ -153,8 +180,32 @@ def run(cfg: Config) -> int:
         s.server,
         workers,
     )
-    if s.server == "uvicorn":
-        return run_uvicorn(cfg, workers)
+    try:
+        if s.server == "uvicorn":
+            serve = uvicorn_server(cfg)
+            if workers == 1:
+                sock = bind(s.host, s.port)
+                roles.append(("worker", lambda: serve(sock)))
+            else:
+                # One SO_REUSEPORT socket per worker: the kernel spreads connections evenly,
+                # where a shared accept queue lets one busy worker take most keep-alives.
+                bind(s.host, s.port, reuseport=True).close()  # fail once, here, if taken
+                roles += [("worker", lambda: serve(bind(s.host, s.port, True)))] * workers
+        else:
+            check_bind(s.host, s.port)
+            roles.append(("server", lambda: _run_other(cfg, workers)))
+        if len(roles) == 1:
+            roles[0][1]()  # nothing to supervise: run in this process
+            return 0
+        return supervise(roles)
+    finally:
+        if hub_dir is not None:
+            shutil.rmtree(hub_dir, ignore_errors=True)
+
+
+def _run_other(cfg: Config, workers: int) -> None:
+    """Run Hypercorn or Granian, which manage their own worker processes."""
+    s = cfg.server
     if s.server == "hypercorn":
         from hypercorn.config import Config as HyperConfig
         from hypercorn.run import run as hyper_run
@@ -169,7 +220,7 @@ def run(cfg: Config) -> int:
             hc.certfile, hc.keyfile = s.certfile, s.keyfile
             hc.alpn_protocols = ["h2", "http/1.1"]
         hyper_run(hc)
-        return 0
+        return
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -188,4 +239,3 @@ def run(cfg: Config) -> int:
         log_level="warning",  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     ).serve()
-    return 0

@@ -26,7 +26,7 @@ from origin.ranges import RangeOutcome, parse_range, unsatisfied_content_range
 Headers = list[tuple[bytes, bytes]]
 
 # Hot paths repeat: remember the answers for the most recent ones.
-_normalise = functools.lru_cache(maxsize=4096)(normalise_request_path)
+normalise = functools.lru_cache(maxsize=4096)(normalise_request_path)
 
 CORS_HEADERS: Headers = [
     (b"access-control-allow-origin", b"*"),  # never echo Origin: that would need Vary: Origin
@@ -123,8 +123,8 @@ class StaticFiles:
         if method == "OPTIONS":
             return await self._simple(send, 204, [*self.cors, *PREFLIGHT_HEADERS, ALLOW], b"")
         if method not in ("GET", "HEAD"):
-            return await self._error(send, 405, b"method not allowed\n", [ALLOW])
-        rel = _normalise(scope["path"])
+            return await self.error(send, 405, b"method not allowed\n", [ALLOW])
+        rel = normalise(scope["path"])
         found = None if rel is None else await self.store.lookup(rel)
         if found == "dir":
             assert rel is not None
@@ -132,7 +132,7 @@ class StaticFiles:
                 return await self._listing(send, rel, method == "HEAD")
             found = None
         if not isinstance(found, FileEntry):
-            return await self._error(send, 404, b"not found\n", kind=ObjectKind.NOT_FOUND)
+            return await self.error(send, 404, b"not found\n", kind=ObjectKind.NOT_FOUND)
         return await self.serve_entry(scope, receive, send, found)
 
     async def serve_entry(
@@ -163,7 +163,7 @@ class StaticFiles:
             await send({"type": "http.response.body", "body": b""})
             return Outcome(304, 0, kind)
         if pre is Precondition.PRECONDITION_FAILED:
-            return await self._error(send, 412, b"precondition failed\n")
+            return await self.error(send, 412, b"precondition failed\n")
 
         body = entry.gz_body if use_gz else entry.body
         size = len(body) if body is not None else entry.size
@@ -176,7 +176,7 @@ class StaticFiles:
             result = parse_range(range_header, size, max_ranges=self.cfg.http.max_ranges)
             if result.outcome is RangeOutcome.UNSATISFIABLE:
                 extra = [(b"content-range", unsatisfied_content_range(size).encode())]
-                out = await self._error(send, 416, b"range not satisfiable\n", extra)
+                out = await self.error(send, 416, b"range not satisfiable\n", extra)
                 out.range = range_header
                 return out
             if result.outcome is RangeOutcome.SATISFIABLE:
@@ -296,18 +296,26 @@ class StaticFiles:
         await send({"type": "http.response.body", "body": body})
         return Outcome(status, len(body))
 
-    async def _error(
+    async def error(
         self,
         send: Send,
         status: int,
         body: bytes,
         extra: Headers | None = None,
         kind: ObjectKind = ObjectKind.ERROR,
+        target_duration: int = 0,
     ) -> Outcome:
+        """Send a short text error with the cache policy of `kind` and the CORS headers."""
+        policy = self._status_headers.get(kind) if not target_duration else None
+        if policy is None:
+            policy = [
+                (k.encode(), v.encode())
+                for k, v in cache_headers(kind, self.cfg.cache, target_duration)
+            ]
         headers: Headers = [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(body)).encode()),
-            *self._status_headers[kind],
+            *policy,
             *self.cors,
             *(extra or []),
         ]
