@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -39,7 +40,7 @@ class Origin:
     ) -> None:
         self.cfg = cfg
         self.static = StaticFiles(cfg)
-        self.metrics = Metrics()
+        self.metrics = Metrics(share_dir=os.environ.get("ORIGIN_METRICS_DIR") or None)
         self.access = AccessLog(enabled=cfg.server.access_log)
         self._flush_pending = False
         self.hub_socket = hub_socket
@@ -140,6 +141,7 @@ class Origin:
     def _flush(self) -> None:
         self._flush_pending = False
         self.access.flush()
+        self.metrics.share()
 
 
 def create_app(

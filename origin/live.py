@@ -108,7 +108,7 @@ class LiveHandler:
         td = ch.target_duration
         query = scope.get("query_string", b"").decode("latin-1")
         directives = parse_directives(query)
-        # Even a malformed _HLS_ request is a blocking one: its 4xx gets the 4×TD policy.
+        # Even a malformed _HLS_ request is a blocking one: its 4xx gets the 4 x TD policy.
         blocking = "_HLS_msn" in query or "_HLS_part" in query
         view = self.source.rendition(lp.channel, lp.rendition)
         if view is None:

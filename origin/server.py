@@ -136,6 +136,9 @@ def supervise(roles: list[Role]) -> int:
         except ChildProcessError:
             break
         role, born = children.pop(pid, (("child", lambda: None), time.monotonic()))
+        # A dead worker's shared counters go with it (Prometheus handles a counter reset).
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(os.environ.get("ORIGIN_METRICS_DIR", "."), f"{pid}.json"))
         if not stopping:
             code = os.waitstatus_to_exitcode(status)
             log.error("%s %d exited (%d); restarting it", role[0], pid, code)
@@ -156,17 +159,32 @@ def _die_with_parent() -> None:
         pass
 
 
+def raise_open_file_limit() -> None:
+    """Lift the soft RLIMIT_NOFILE to the hard limit: each connection and each blocked
+    LL-HLS request holds a socket (nginx's worker_rlimit_nofile, done for the operator)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def run(cfg: Config) -> int:
     """Serve until interrupted; return the exit status."""
     s = cfg.server
+    raise_open_file_limit()
     workers = worker_count(cfg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log = logging.getLogger("origin")
     roles: list[Role] = []
-    hub_dir = None
+    # Private runtime directory: the live hub's socket and the workers' shared metrics.
+    run_dir = tempfile.mkdtemp(prefix="origin-run-")
+    os.environ["ORIGIN_METRICS_DIR"] = run_dir
     if cfg.live:
-        hub_dir = tempfile.mkdtemp(prefix="origin-hub-")
-        hub_socket = os.path.join(hub_dir, "hub.sock")
+        hub_socket = os.path.join(run_dir, "hub.sock")
         os.environ["ORIGIN_HUB_SOCKET"] = hub_socket  # read by every worker's app
         roles.append(("packager", lambda: packager_main(cfg, hub_socket)))
         log.info("live channels: %s", ", ".join(f"/live/{ch.name}/index.m3u8" for ch in cfg.live))
@@ -199,8 +217,7 @@ def run(cfg: Config) -> int:
             return 0
         return supervise(roles)
     finally:
-        if hub_dir is not None:
-            shutil.rmtree(hub_dir, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run_other(cfg: Config, workers: int) -> None:

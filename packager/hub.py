@@ -210,6 +210,8 @@ class HubServer:
         self._writers.add(writer)
         try:
             await reader.read()  # nothing comes this way; returns when the worker goes
+        except (asyncio.CancelledError, ConnectionError):
+            pass  # the hub is closing or the worker went away: either way, this link is done
         finally:
             self._writers.discard(writer)
             writer.close()

@@ -20,7 +20,7 @@ import pytest
 from origin.app import create_app
 from origin.config import Config, MediaConfig
 from packager.hub import LiveHub
-from live_fakes import FakeChannel
+from packager.synthetic import FakeChannel
 
 pytestmark = pytest.mark.anyio
 

@@ -41,11 +41,21 @@ PURE_MODULES = [
     "origin/multipart.py",
     "origin/mediatypes.py",
     "origin/cache.py",
+    "origin/paths.py",
 ]
 
 # packager/*.py is pure except these shell modules (processes, files, environment, the live loop).
 SHELL_MODULES = frozenset(
-    {"live.py", "store.py", "vod.py", "ffmpeg_process.py", "ffmpeg_path.py", "__main__.py"}
+    {
+        "live.py",
+        "store.py",
+        "vod.py",
+        "ffmpeg_process.py",
+        "ffmpeg_path.py",
+        "__main__.py",
+        "hub.py",  # the Unix-socket transport between the packager and the workers
+        "synthetic.py",  # the packager without ffmpeg: writes files, for tests and benchmarks
+    }
 )
 
 

@@ -1,7 +1,8 @@
-"""A stand-in packager for HTTP tests: drives a real Window and publishes real rendered views.
+"""A synthetic channel: the packager without ffmpeg, for HTTP tests and benchmarks.
 
-Only the ffmpeg side is missing: parts are synthetic byte strings written atomically to disk,
-exactly where the real packager writes them, then announced through a LiveHub.
+It drives the real Window and playlist renderer; parts are synthetic byte strings written
+atomically to disk exactly where the real packager writes them, then announced through any
+Publisher (an in-process LiveHub, or a HubServer that real server processes mirror).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
-from packager.hub import ChannelView, LiveHub, RenditionView
+from packager.hub import ChannelView, Publisher, RenditionView
 from packager.model import MultivariantPlaylist, Resolution, ServerControl, StreamInf
 from packager.playlist import (
     evaluate_skip_boundary,
@@ -29,7 +30,7 @@ class FakeChannel:
     """One channel of `renditions`, TD seconds, `parts_per_segment` parts of TD/parts each."""
 
     root: Path
-    hub: LiveHub
+    hub: Publisher
     name: str = "ch"
     renditions: tuple[str, ...] = ("low", "high")
     td: int = 1
