@@ -90,12 +90,35 @@ class LiveChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class LadderRung:
+    name: str  # rendition directory, e.g. "720p"
+    height: int  # the picture's short side, pixels (even)
+    video_kbps: int
+
+
+@dataclass(frozen=True, slots=True)
+class PackageConfig:
+    """`origin package` (VOD) settings: see [package] in config.toml."""
+
+    segment_target: int = 4  # seconds
+    audio_kbps: int = 128
+    preset: str = "veryfast"
+    ladder: tuple[LadderRung, ...] = (
+        LadderRung("1080p", 1080, 5000),
+        LadderRung("720p", 720, 2800),
+        LadderRung("480p", 480, 1400),
+        LadderRung("360p", 360, 800),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     live: tuple[LiveChannel, ...] = (LiveChannel(),)
+    package: PackageConfig = field(default_factory=PackageConfig)
 
 
 _SECTIONS: Mapping[str, type[Any]] = {
@@ -193,8 +216,13 @@ def build_config(data: Mapping[str, object], base: Config | None = None) -> Conf
         if name == "live":
             sections[name] = _build_live(raw)
             continue
+        if name == "package":
+            sections[name] = _build_package(raw)
+            continue
         if name not in _SECTIONS:
-            raise ConfigError(f"[{name}]: unknown section (known: {', '.join(_SECTIONS)}, live)")
+            raise ConfigError(
+                f"[{name}]: unknown section (known: {', '.join(_SECTIONS)}, live, package)"
+            )
         sections[name] = _build_section(name, _SECTIONS[name], raw, getattr(cfg, name))
     cfg = replace(cfg, **sections)  # type: ignore[arg-type]
     validate(cfg)
@@ -286,6 +314,46 @@ def _check_live(key: str, ch: LiveChannel) -> None:
     names = [r.name for r in ch.renditions]
     if len(set(names)) != len(names):
         raise ConfigError(f"{key}.renditions: names must be unique (got {', '.join(names)})")
+
+
+_X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+    "veryslow", "placebo",
+)  # fmt: skip
+
+
+def _build_package(raw: object) -> PackageConfig:
+    """Given the [package] table, return the validated VOD packaging settings."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[package] must be a table")
+    item = dict(raw)
+    ladder = item.pop("ladder", None)
+    cfg = _build_section("package", PackageConfig, item, PackageConfig())
+    assert isinstance(cfg, PackageConfig)
+    if ladder is not None:
+        if not isinstance(ladder, list) or not ladder:
+            raise ConfigError("package.ladder: must be a non-empty array of tables")
+        rungs = []
+        for j, r in enumerate(ladder):
+            key = f"package.ladder[{j}]"
+            if not isinstance(r, dict):
+                raise ConfigError(f"{key}: each rung must be a table {{name, height, video_kbps}}")
+            rung = _build_section(key, LadderRung, r, LadderRung("", 0, 0))
+            assert isinstance(rung, LadderRung)
+            _check_name(f"{key}.name", rung.name)
+            if rung.height <= 0 or rung.height % 2:
+                raise ConfigError(f"{key}.height = {rung.height}: must be a positive even number")
+            _positive(f"{key}.video_kbps", rung.video_kbps)
+            rungs.append(rung)
+        if len({r.name for r in rungs}) != len(rungs):
+            raise ConfigError("package.ladder: rung names must be unique")
+        cfg = replace(cfg, ladder=tuple(rungs))
+    if not 1 <= cfg.segment_target <= 30:
+        raise ConfigError(f"package.segment_target = {cfg.segment_target}: must be 1 to 30 seconds")
+    _positive("package.audio_kbps", cfg.audio_kbps)
+    if cfg.preset not in _X264_PRESETS:
+        raise ConfigError(f"package.preset = {cfg.preset!r}: one of {', '.join(_X264_PRESETS)}")
+    return cfg
 
 
 def part_target_of(ch: LiveChannel) -> Fraction:

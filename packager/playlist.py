@@ -62,6 +62,7 @@ FRAME_RATE_PLACES = 3
 # rfc8216bis §7 (protocol version compatibility): the lowest version each feature needs.
 VERSION_BASE = 3  # decimal EXTINF durations
 VERSION_BYTERANGE = 4  # EXT-X-BYTERANGE, EXT-X-I-FRAMES-ONLY
+VERSION_IFRAME_MAP = 5
 VERSION_MAP = 6  # EXT-X-MAP in a playlist without I-FRAMES-ONLY
 VERSION_SKIP = 9  # EXT-X-SKIP
 VERSION_SKIP_DATERANGES = 10  # EXT-X-SKIP with RECENTLY-REMOVED-DATERANGES
@@ -271,8 +272,9 @@ def evaluate_version(pl: MediaPlaylist, *, skipping: bool = False) -> int:
     if pl.i_frames_only or ranged:
         version = max(version, VERSION_BYTERANGE)
     has_map = pl.map is not None or any(s.map is not None for s in pl.segments)
-    if has_map and not pl.i_frames_only:
-        version = max(version, VERSION_MAP)
+    if has_map:
+        # RFC 8216 §7: EXT-X-MAP needs version 5 in an I-frames-only playlist, 6 otherwise.
+        version = max(version, VERSION_IFRAME_MAP if pl.i_frames_only else VERSION_MAP)
     if skipping:
         version = max(version, VERSION_SKIP)
     return version

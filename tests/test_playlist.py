@@ -314,7 +314,7 @@ s1.m4s
 
 I_FRAMES_TEXT = """\
 #EXTM3U
-#EXT-X-VERSION:4
+#EXT-X-VERSION:5
 #EXT-X-TARGETDURATION:4
 #EXT-X-PLAYLIST-TYPE:VOD
 #EXT-X-I-FRAMES-ONLY
@@ -520,7 +520,7 @@ VERSION_CASES = [
         False,
         4,
     ),
-    ("i-frames with map", MediaPlaylist(2, (), map=Map("i"), i_frames_only=True), False, 4),
+    ("i-frames with map", MediaPlaylist(2, (), map=Map("i"), i_frames_only=True), False, 5),
 ]
 
 
