@@ -102,6 +102,8 @@ class Origin:
             raise  # the server answers 500 if nothing was sent yet, else drops the connection
         finally:
             self.metrics.in_flight -= 1
+            if scope["method"] == "HEAD":
+                outcome.sent = 0  # the server drops a HEAD body; count what reached the client
             self.metrics.observe(outcome.status, outcome.kind, outcome.sent)
             client = scope.get("client")
             self.access.record(

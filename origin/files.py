@@ -28,6 +28,7 @@ from origin.mediatypes import content_type_for, is_compressible
 StatKey = tuple[int, int, int, int]
 
 _HASH_BLOCK = 1 << 20
+_DATE_LAG = 2  # seconds: how far the server's cached Date header may trail time()
 
 
 def _stat_key(st: os.stat_result) -> StatKey:
@@ -156,8 +157,10 @@ class FileStore:
                 self._tags.popitem(last=False)
         ctype = content_type_for(rel)
         kind = classify_path(rel)
-        # RFC 9110 §8.8.2.1: Last-Modified never later than the Date we send with it.
-        mtime = min(int(st.st_mtime), int(time.time()))
+        # RFC 9110 §8.8.2.1: Last-Modified never later than the Date we send with it. The ASGI
+        # server writes Date from a clock it refreshes about once a second (uvicorn: every 10th
+        # 0.1 s tick), so it can lag ours by up to ~1.1 s: stay _DATE_LAG seconds behind now.
+        mtime = min(int(st.st_mtime), int(time.time()) - _DATE_LAG)
         entry = FileEntry(
             rel=rel,
             path=real,
@@ -180,6 +183,29 @@ class FileStore:
 
     def _build_headers(self, entry: FileEntry) -> None:
         build_headers(entry, self.cfg.cache, self._extra)
+
+    async def open_current(self, entry: FileEntry) -> tuple[int, FileEntry] | None:
+        """Open `entry`'s file and return (fd, the entry describing what that fd holds).
+
+        http-rules.md "Serving bytes": open, then fstat the open file. A rename between the
+        lookup's stat and this open would otherwise send new bytes under the old ETag and
+        Content-Length; when the versions differ, describe the file again. None if it is gone.
+        """
+        for _ in range(3):
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+            if _stat_key(os.fstat(fd)) == entry.key:
+                return fd, entry
+            os.close(fd)
+            found = await self.lookup(entry.rel)
+            if not isinstance(found, FileEntry):
+                return None
+            entry = found
+            if entry.body is not None:
+                return -1, entry  # now small enough to be held in memory: no fd needed
+        return None
 
     def _remember(self, entry: FileEntry) -> None:
         old = self._entries.pop(entry.rel, None)
@@ -265,13 +291,9 @@ def _hash_path(path: str, size: int) -> str:
         os.close(fd)
 
 
-def read_range(entry: FileEntry, start: int, length: int) -> bytes:
-    """Read `length` bytes at `start` of `entry` (a page-cache hit costs less than a thread hop)."""
-    fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.pread(fd, length, start)
-    finally:
-        os.close(fd)
+def read_range(fd: int, entry: FileEntry, start: int, length: int) -> bytes:
+    """Read `length` bytes at `start` of the open file (a page-cache hit beats a thread hop)."""
+    data = os.pread(fd, length, start)
     if len(data) != length:
         raise OSError(f"{entry.path}: file shrank while being served")
     return data
@@ -279,6 +301,7 @@ def read_range(entry: FileEntry, start: int, length: int) -> bytes:
 
 async def send_file_ranges(
     send: Send,
+    fd: int,
     entry: FileEntry,
     pieces: list[tuple[bytes, int, int]],
     trailer: bytes,
@@ -293,28 +316,25 @@ async def send_file_ranges(
     """
     sent = 0
     finished = False
-    fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        final = len(pieces) - 1
-        for i, (prefix, start, length) in enumerate(pieces):
-            if prefix:
-                await send({"type": "http.response.body", "body": prefix, "more_body": True})
-                sent += len(prefix)
-            pos, end = start, min(start + length, entry.size)
-            while pos < end:
-                # Page-cache reads of a chunk take tens of microseconds: cheaper than a thread hop.
-                data = os.pread(fd, min(chunk_size, end - pos), pos)
-                if not data:
-                    raise OSError(f"{entry.path}: file shrank while being served")
-                pos += len(data)
-                finished = i == final and pos >= end and not trailer
-                await send({"type": "http.response.body", "body": data, "more_body": not finished})
-                sent += len(data)
-                if disconnected():
-                    return sent
-        if not finished:
-            await send({"type": "http.response.body", "body": trailer, "more_body": False})
-            sent += len(trailer)
-    finally:
-        os.close(fd)
+    # The caller owns `fd`: it was opened and checked against `entry` before the headers.
+    final = len(pieces) - 1
+    for i, (prefix, start, length) in enumerate(pieces):
+        if prefix:
+            await send({"type": "http.response.body", "body": prefix, "more_body": True})
+            sent += len(prefix)
+        pos, end = start, min(start + length, entry.size)
+        while pos < end:
+            # Page-cache reads of a chunk take tens of microseconds: cheaper than a thread hop.
+            data = os.pread(fd, min(chunk_size, end - pos), pos)
+            if not data:
+                raise OSError(f"{entry.path}: file shrank while being served")
+            pos += len(data)
+            finished = i == final and pos >= end and not trailer
+            await send({"type": "http.response.body", "body": data, "more_body": not finished})
+            sent += len(data)
+            if disconnected():
+                return sent
+    if not finished:
+        await send({"type": "http.response.body", "body": trailer, "more_body": False})
+        sent += len(trailer)
     return sent

@@ -175,6 +175,7 @@ def raise_open_file_limit() -> None:
 def run(cfg: Config) -> int:
     """Serve until interrupted; return the exit status."""
     s = cfg.server
+    check_bind(s.host, s.port)  # a taken port is one line on stderr, before anything is logged
     raise_open_file_limit()
     workers = worker_count(cfg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import html
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,21 +90,38 @@ def request_headers(scope: Scope, wanted: frozenset[bytes] = _WANTED) -> dict[st
     return out
 
 
+# RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
 def accepts_gzip(value: str | None) -> bool:
-    """Given Accept-Encoding, return True when gzip is acceptable (RFC 9110 §12.5.3)."""
+    """Given Accept-Encoding, return True when gzip is acceptable (RFC 9110 §12.5.3).
+
+    An explicit gzip (or x-gzip) entry decides over `*`, wherever each appears; a malformed
+    qvalue makes its entry unacceptable (identity is always a safe answer).
+    """
     if not value:
         return False
+    named: float | None = None
+    star: float | None = None
     for item in value.split(","):
-        coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
-            q = params.strip().lower()
-            if q.startswith("q="):
-                try:
-                    return float(q[2:]) > 0
-                except ValueError:
-                    return False
-            return True
-    return False
+        coding, *params = item.split(";")
+        coding = coding.strip(" \t").lower()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        q = 1.0
+        for param in params:
+            name, _, raw = param.strip(" \t").partition("=")
+            if name.strip(" \t").lower() == "q":
+                raw = raw.strip(" \t")
+                q = float(raw) if _QVALUE.fullmatch(raw) else 0.0
+        if coding == "*":
+            star = q if star is None else max(star, q)
+        else:
+            named = q if named is None else max(named, q)
+    if named is not None:
+        return named > 0  # RFC 9110 §12.5.3: "*" only covers codings not listed
+    return star is not None and star > 0
 
 
 class StaticFiles:
@@ -131,6 +149,8 @@ class StaticFiles:
             if self.cfg.media.directory_listing:
                 return await self._listing(send, rel, method == "HEAD")
             found = None
+        elif scope["path"].endswith("/"):
+            found = None  # `/f.bin/` names a directory, as open("f.bin/") says: no alias URLs
         if not isinstance(found, FileEntry):
             return await self.error(send, 404, b"not found\n", kind=ObjectKind.NOT_FOUND)
         return await self.serve_entry(scope, receive, send, found)
@@ -139,6 +159,22 @@ class StaticFiles:
         self, scope: Scope, receive: Receive, send: Send, entry: FileEntry
     ) -> Outcome:
         """Answer GET/HEAD for one file version: 200, 206, 304, 412 or 416."""
+        if entry.body is not None:
+            return await self._answer(scope, receive, send, entry, -1)
+        opened = await self.store.open_current(entry)
+        if opened is None:
+            return await self.error(send, 404, b"not found\n", kind=ObjectKind.NOT_FOUND)
+        fd, entry = opened
+        try:
+            return await self._answer(scope, receive, send, entry, fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, entry: FileEntry, fd: int
+    ) -> Outcome:
+        """serve_entry's decisions, with the file (if not in memory) open as `fd`."""
         headers = request_headers(scope)
         head = scope["method"] == "HEAD"
         range_header = headers.get("range")
@@ -181,7 +217,7 @@ class StaticFiles:
                 return out
             if result.outcome is RangeOutcome.SATISFIABLE:
                 return await self._partial(
-                    scope, receive, send, entry, base, body, result.ranges, head, range_header
+                    scope, receive, send, entry, fd, base, body, result.ranges, head, range_header
                 )
 
         start_headers = [
@@ -198,12 +234,7 @@ class StaticFiles:
         if body is not None:
             await send({"type": "http.response.body", "body": body})
             return Outcome(200, size, kind)
-        extensions = scope.get("extensions") or {}
-        if "http.response.pathsend" in extensions and os.environ.get("PS"):
-            # The server streams the file itself (zero-copy where it can).
-            await send({"type": "http.response.pathsend", "path": entry.path})
-            return Outcome(200, size, kind)
-        sent = await self._stream(receive, send, entry, [(b"", 0, size)], b"")
+        sent = await self._stream(receive, send, fd, entry, [(b"", 0, size)], b"")
         return Outcome(200, sent, kind)
 
     async def _partial(
@@ -212,6 +243,7 @@ class StaticFiles:
         receive: Receive,
         send: Send,
         entry: FileEntry,
+        fd: int,
         base: Headers,
         body: bytes | None,
         ranges: tuple[Any, ...],
@@ -235,7 +267,7 @@ class StaticFiles:
             if body is not None:
                 await send({"type": "http.response.body", "body": body[r.start : r.end + 1]})
                 return Outcome(206, r.length, kind, range_header)
-            sent = await self._stream(receive, send, entry, [(b"", r.start, r.length)], b"")
+            sent = await self._stream(receive, send, fd, entry, [(b"", r.start, r.length)], b"")
             return Outcome(206, sent, kind, range_header)
 
         # RFC 9110 §14.6: several ranges → multipart/byteranges, no top-level Content-Range.
@@ -255,13 +287,14 @@ class StaticFiles:
             await send({"type": "http.response.body", "body": payload})
             return Outcome(206, len(payload), kind, range_header)
         pieces = [(p, r.start, r.length) for p, r in plan.parts]
-        sent = await self._stream(receive, send, entry, pieces, plan.trailer)
+        sent = await self._stream(receive, send, fd, entry, pieces, plan.trailer)
         return Outcome(206, sent, kind, range_header)
 
     async def _stream(
         self,
         receive: Receive,
         send: Send,
+        fd: int,
         entry: FileEntry,
         pieces: list[tuple[bytes, int, int]],
         trailer: bytes,
@@ -270,7 +303,7 @@ class StaticFiles:
         if len(pieces) == 1 and not trailer and pieces[0][2] <= self.cfg.http.chunk_size:
             # One read, one send: no reader task to watch for a disconnect that cannot matter.
             _, start, length = pieces[0]
-            data = read_range(entry, start, length)
+            data = read_range(fd, entry, start, length)
             await send({"type": "http.response.body", "body": data})
             return len(data)
         gone = False
@@ -286,7 +319,7 @@ class StaticFiles:
         watcher = asyncio.ensure_future(watch())
         try:
             return await send_file_ranges(
-                send, entry, pieces, trailer, self.cfg.http.chunk_size, lambda: gone
+                send, fd, entry, pieces, trailer, self.cfg.http.chunk_size, lambda: gone
             )
         finally:
             watcher.cancel()

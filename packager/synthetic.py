@@ -69,14 +69,24 @@ class FakeChannel:
     def channel_view(self, ended: bool = False) -> ChannelView:
         mv = MultivariantPlaylist(
             variants=tuple(
-                StreamInf(f"{r}/index.m3u8", 1_000_000, 900_000, "avc1.42c01e,mp4a.40.2",
-                          Resolution(320, 180), Fraction(30))
+                StreamInf(
+                    f"{r}/index.m3u8",
+                    1_000_000,
+                    900_000,
+                    "avc1.42c01e,mp4a.40.2",
+                    Resolution(320, 180),
+                    Fraction(30),
+                )
                 for r in self.renditions
             )
         )
         return ChannelView(
-            self.name, self.renditions, render_multivariant_playlist(mv).encode(), self.td,
-            Fraction(self.td, self.parts_per_segment), ended,
+            self.name,
+            self.renditions,
+            render_multivariant_playlist(mv).encode(),
+            self.td,
+            Fraction(self.td, self.parts_per_segment),
+            ended,
         )
 
     def part_bytes(self, rendition: str, msn: int, part: int) -> bytes:
@@ -129,6 +139,7 @@ class FakeChannel:
             if boundary is not None and boundary > pl.media_sequence:
                 delta = render_media_playlist(pl, skip_before_msn=boundary).encode()
             self.hub.publish(
-                RenditionView(self.name, r, self.versions, snap,
-                              render_media_playlist(pl).encode(), delta)
+                RenditionView(
+                    self.name, r, self.versions, snap, render_media_playlist(pl).encode(), delta
+                )
             )

@@ -76,7 +76,9 @@ async def test_immediate_answers(live, query: str, status: int, cache: str) -> N
         assert r.headers["content-type"] == "application/vnd.apple.mpegurl"
         pl = m3u8.loads(r.text)
         assert pl.target_duration == 1
-        assert tags(r.text, "#EXT-X-PRELOAD-HINT") == ['#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part7.2.m4s"']
+        assert tags(r.text, "#EXT-X-PRELOAD-HINT") == [
+            '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part7.2.m4s"'
+        ]
 
 
 # (query, parts to publish before it may answer, the part that must then be in the playlist)
@@ -165,12 +167,18 @@ async def test_hinted_part_is_held_then_sent_whole(live) -> None:
 
 # Paths answered from disk or refused, with their status and Cache-Control.
 OBJECTS = [
-    pytest.param("/live/ch/low/part7.1.m4s", 200, "public, max-age=31536000, immutable",
-                 id="published-part-immutable"),
-    pytest.param("/live/ch/low/seg3.m4s", 200, "public, max-age=31536000, immutable",
-                 id="segment-immutable"),
-    pytest.param("/live/ch/low/init0.mp4", 200, "public, max-age=31536000, immutable",
-                 id="init-immutable"),
+    pytest.param(
+        "/live/ch/low/part7.1.m4s",
+        200,
+        "public, max-age=31536000, immutable",
+        id="published-part-immutable",
+    ),
+    pytest.param(
+        "/live/ch/low/seg3.m4s", 200, "public, max-age=31536000, immutable", id="segment-immutable"
+    ),
+    pytest.param(
+        "/live/ch/low/init0.mp4", 200, "public, max-age=31536000, immutable", id="init-immutable"
+    ),
     pytest.param("/live/ch/low/part7.3.m4s", 404, "public, max-age=1", id="not-hinted-part-404"),
     pytest.param("/live/ch/low/part9.0.m4s", 404, "public, max-age=1", id="far-future-part-404"),
     pytest.param("/live/ch/low/seg7.m4s", 404, "public, max-age=1", id="segment-in-progress-404"),
