@@ -5,7 +5,7 @@ channel (packager.synthetic), and starts the real `origin serve` (default worker
 that hub. Client processes open N connections, each sending a blocking playlist request for the
 next part (`_HLS_msn`/`_HLS_part`), and wait. When all are parked, the bench samples the server's
 memory, publishes the part, and every client records when its full response arrived.
-Prints p50/p95/p99/max of (arrival − publication) and memory per blocked request.
+Prints p50/p95/p99/max of (arrival - publication) and memory per blocked request.
 Goal (issue 3): p99 ≤ 50 ms with 2,000 blocked requests; ≤ 20 KB per blocked request.
 Run: scripts/bench-live-wakeup [--requests 2000] [--clients 2]
 """
@@ -68,7 +68,7 @@ asyncio.run(main())
 
 
 async def run(requests: int, clients: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     media = Path(tempfile.mkdtemp(prefix="wakeup-"))
     sock = str(media.parent / f"{media.name}.sock")
@@ -102,8 +102,17 @@ async def run(requests: int, clients: int) -> int:
             assert line.strip() == b"READY", line
         await asyncio.sleep(1.0)  # let every request reach the server and park
         blocked = current_rss_mb(server.pid)
-        published = time.time()
+        # Publication = the moment the hub sends the rendition's update (its part is on disk).
+        stamps: list[float] = []
+        send_view = hub.publish
+
+        def stamped(view: object) -> None:
+            stamps.append(time.time())
+            send_view(view)  # type: ignore[arg-type]
+
+        hub.publish = stamped  # type: ignore[method-assign]
         channel.advance(1)
+        published = stamps[0]
         arrivals: list[float] = []
         statuses: dict[str, int] = {}
         for p in procs:
