@@ -23,12 +23,13 @@ from starlette.types import Message, Receive, Scope, Send
 from origin.config import Config
 from origin.live import LiveHandler
 from origin.observe import AccessLog, Metrics
+from origin.preview import PreviewPage
 from origin.static import Outcome, StaticFiles
 from packager.hub import HubClient, LiveHub, LiveSource
 
 log = logging.getLogger("origin")
 
-_ROUTED = frozenset({"/healthz", "/metrics"})
+_ROUTED = frozenset({"/healthz", "/metrics", "/_origin/hls.min.js"})
 _FLUSH_SECONDS = 0.25
 
 
@@ -48,11 +49,17 @@ class Origin:
             source = LiveHub()
         self.source = source
         self.live = LiveHandler(self.static, source) if source is not None else None
+        self.preview = PreviewPage(cfg.media.root, source, tuple(ch.name for ch in cfg.live))
+        self._routed_paths = _ROUTED | ({"/"} if cfg.http.preview_page else set())
+        routes = [
+            Route("/healthz", self.healthz, methods=["GET", "HEAD"]),
+            Route("/metrics", self.render_metrics, methods=["GET", "HEAD"]),
+            Route("/_origin/hls.min.js", self.preview.hls_js, methods=["GET", "HEAD"]),
+        ]
+        if cfg.http.preview_page:
+            routes.append(Route("/", self.preview.page, methods=["GET", "HEAD"]))
         self.routes = Starlette(
-            routes=[
-                Route("/healthz", self.healthz, methods=["GET", "HEAD"]),
-                Route("/metrics", self.render_metrics, methods=["GET", "HEAD"]),
-            ],
+            routes=routes,
             lifespan=self._lifespan,
         )
 
@@ -93,7 +100,7 @@ class Origin:
             if lp is not None:
                 assert self.live is not None
                 outcome = await self.live(scope, receive, send, lp)
-            elif path in _ROUTED:
+            elif path in self._routed_paths:
                 outcome = await self._routed(scope, receive, send)
             else:
                 outcome = await self.static(scope, receive, send)

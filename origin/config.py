@@ -47,6 +47,7 @@ class HttpConfig:
     small_file_max: int = 1048576
     small_file_cache: int = 67108864
     cors: bool = True
+    preview_page: bool = True
 
 
 @dataclass(frozen=True, slots=True)
