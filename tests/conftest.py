@@ -122,7 +122,8 @@ def write_config(path: Path, root: Path, extra: str = "") -> Path:
     """Write a config.toml serving `root` with small_file_max = SMALL_FILE_MAX; return its path."""
     path.write_text(
         f"[media]\nroot = {str(root)!r}\n\n"
-        f"[http]\nsmall_file_max = {SMALL_FILE_MAX}\n\n"
+        # The preview page owns "/" by default; these tests are about the file tree under it.
+        f"[http]\nsmall_file_max = {SMALL_FILE_MAX}\npreview_page = false\n\n"
         f"[server]\naccess_log = true\n{extra}"
     )
     return path
