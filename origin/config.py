@@ -16,6 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 SERVERS = ("uvicorn", "hypercorn", "granian")
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -84,6 +87,7 @@ class LiveChannel:
     part_target: str = "0.2"
     window_segments: int = 15
     audio_kbps: int = 96
+    preset: str = "veryfast"
     renditions: tuple[Rendition, ...] = (
         Rendition("360p", 640, 360, 800),
         Rendition("540p", 960, 540, 1600),
@@ -315,6 +319,8 @@ def _check_live(key: str, ch: LiveChannel) -> None:
     names = [r.name for r in ch.renditions]
     if len(set(names)) != len(names):
         raise ConfigError(f"{key}.renditions: names must be unique (got {', '.join(names)})")
+    if ch.preset not in X264_PRESETS:
+        raise ConfigError(f"{key}.preset = {ch.preset!r}: one of {', '.join(X264_PRESETS)}")
 
 
 _X264_PRESETS = (

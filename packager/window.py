@@ -70,6 +70,9 @@ class WindowConfig:
     part_target: Fraction  # EXT-X-PART-INF:PART-TARGET, seconds
     window_segments: int = MIN_WINDOW_SEGMENTS  # keep at least this many complete segments
     naming: Naming = field(default_factory=Naming)
+    # Parts in every segment when the encoder's GOP fixes it (None: not known in advance).
+    # Lets the preload hint name the next segment's part 0 once a segment is full.
+    parts_per_segment: int | None = None
 
     @property
     def td_ticks(self) -> int:
@@ -170,7 +173,14 @@ class Snapshot:
     def preload_hint(self) -> tuple[int, int] | None:
         """(msn, part) of the hinted next part; None after ENDLIST."""
         # rfc8216bis §4.4.5.3: no EXT-X-PRELOAD-HINT once the playlist has EXT-X-ENDLIST.
-        return None if self.ended else (self.next_msn, len(self.partial))
+        if self.ended:
+            return None
+        full = self.config.parts_per_segment
+        if full is not None and len(self.partial) >= full:
+            # llhls-rules.md: the hint's URI must be the one the part will have; a full segment
+            # closes before its next part, which is part 0 of the next segment.
+            return (self.next_msn + 1, 0)
+        return (self.next_msn, len(self.partial))
 
     def part_count(self, msn: int) -> int | None:
         """Final number of parts of segment msn if it is complete and listed, else None."""
