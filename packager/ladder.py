@@ -21,9 +21,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from packager.model import ByteRange, Map, MediaPlaylist, Segment
-from packager.probe import MediaInfo
+if TYPE_CHECKING:  # at run time, imported where used: `origin package` starts ffmpeg sooner
+    from packager.model import MediaPlaylist
+    from packager.probe import MediaInfo
 
 __all__ = [
     "CMAF_MOVFLAGS",
@@ -165,7 +167,9 @@ def build_encode_args(
 ) -> list[str]:
     """Return the ffmpeg argv writing one CMAF fMP4 per output (same order as renditions).
 
-    The first (largest) rendition also goes, through the tee muxer, to `faststart`: a
+    An output is a file path or an inherited pipe, "pipe:N" (the way `packager.vod` uses it:
+    the fragmented MP4 streams to a reader that cuts segments as they arrive, no intermediate
+    file). The first (largest) rendition also goes, through the tee muxer, to `faststart`: a
     progressive MP4 with moov before mdat, made from the same encode. An audio-only plan has
     one output and its faststart file is the .m4a.
     """
@@ -204,7 +208,7 @@ def build_encode_args(
         if i == 0:
             args += [*maps, *video, *tail, *_tee(outputs[i], faststart, [])]
         else:
-            out = ["-f", "mp4", "-movflags", CMAF_MOVFLAGS, "file:" + outputs[i]]
+            out = ["-f", "mp4", "-movflags", CMAF_MOVFLAGS, _url(outputs[i])]
             args += [*maps, *video, *tail, *out]
     return args
 
@@ -222,25 +226,39 @@ def _tee(fragmented: str, faststart: str, frag: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def _tee_escape(path: str) -> str:
-    # The tee muxer splits slaves with av_get_token ('|' separates, '\\' and quotes escape);
-    # "file:" stops a ':' in the name from being read as a protocol.
-    return "file:" + "".join("\\" + c if c in "\\|'" else c for c in path)
+def _url(target: str) -> str:
+    """Return the ffmpeg output URL of a file path, or of "pipe:N" as is."""
+    # "file:" stops a ':' in a file name from being read as a protocol.
+    pipe = target.startswith("pipe:") and target[5:].isdigit()
+    return target if pipe else "file:" + target
+
+
+def _tee_escape(target: str) -> str:
+    # The tee muxer splits slaves with av_get_token ('|' separates, '\\' and quotes escape).
+    return "".join("\\" + c if c in "\\|'" else c for c in _url(target))
 
 
 def build_copy_args(
     ffmpeg: str, input_path: str, info: MediaInfo, output: str, faststart: str
 ) -> list[str]:
-    """Return the ffmpeg argv remuxing (no re-encode) the first video/audio streams to fMP4."""
-    maps: list[str] = []
+    """Return the ffmpeg argv remuxing (no re-encode) the first video/audio streams.
+
+    Two outputs of one demux: the CMAF fMP4 to `output` (a path or "pipe:N") and the
+    progressive `faststart` MP4. With nothing encoded, two plain outputs cost nothing extra,
+    and unlike the tee muxer each gets its own muxer thread, so the fast-start rewrite of one
+    overlaps the streaming of the other.
+    """
+    streams: list[str] = []
     if info.video is not None:
-        maps += ["-map", "0:v:0"]
+        streams += ["-map", "0:v:0"]
     if info.audio is not None:
-        maps += ["-map", "0:a:0"]
+        streams += ["-map", "0:a:0"]
+    streams += ["-c", "copy", *_CLEAN]
     frag = [] if info.video is not None else ["-frag_duration", "4000000"]
     return [
-        *_common_head(ffmpeg, input_path), *maps, "-c", "copy", *_CLEAN,
-        *_tee(output, faststart, frag),
+        *_common_head(ffmpeg, input_path),
+        *streams, "-f", "mp4", "-movflags", CMAF_MOVFLAGS, *frag, _url(output),
+        *streams, "-f", "mp4", "-movflags", "+faststart", _url(faststart),
     ]  # fmt: skip
 
 
@@ -304,6 +322,8 @@ def average_bandwidth(segments: Sequence[SegmentRecord]) -> int:
 
 def build_vod_playlist(segments: Sequence[SegmentRecord], init_uri: str) -> MediaPlaylist:
     """Return the VOD media playlist of these segments."""
+    from packager.model import Map, MediaPlaylist, Segment
+
     return MediaPlaylist(
         target_duration=target_duration([s.duration for s in segments]),
         segments=tuple(Segment(uri=s.uri, duration=s.duration) for s in segments),
@@ -317,6 +337,8 @@ def build_vod_playlist(segments: Sequence[SegmentRecord], init_uri: str) -> Medi
 
 def build_iframe_playlist(iframes: Sequence[IFrame], init_uri: str) -> MediaPlaylist:
     """Return the I-frame-only playlist: one byte range per keyframe fragment."""
+    from packager.model import ByteRange, Map, MediaPlaylist, Segment
+
     return MediaPlaylist(
         target_duration=target_duration([f.duration for f in iframes]),
         segments=tuple(

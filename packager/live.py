@@ -154,11 +154,13 @@ class ChannelRunner:
         self._throttle = _Throttle()
         self._proc: asyncio.subprocess.Process | None = None
         self._last_bytes = time.monotonic()
+        self._stop = asyncio.Event()
         self.runs = 0
 
     # -- the run loop --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Encode, cut and publish until `stop` is set or the input ends for good."""
+        self._stop = stop
         reset_dir(self.directory)
         for r in self.renditions:
             ensure_dir(r.directory)
@@ -454,13 +456,16 @@ class ChannelRunner:
                 data=b"".join(p.data for p in parts),
                 start_ticks=parts[0].start_ticks,
             )
-            while True:  # the playlist must never name a segment that is not on disk
+            # The playlist must never name a segment that is not on disk: retry until the write
+            # works (the disk was full), or give up unpublished when the channel stops.
+            while not self._stop.is_set():
                 try:
                     self._publish_segment(r, seg)
+                    self._publish_views(r)
                     break
                 except StoreError:
-                    await asyncio.sleep(1.0)
-            self._publish_views(r)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), 1.0)
 
     async def _end_stream(self) -> None:
         """The input ended for good: close segments, EXT-X-ENDLIST, no more hints."""

@@ -16,14 +16,19 @@ Decisions:
 - Audio is muxed into every video rendition (no separate audio group), as the live packager
   does: one request per segment, one CODECS list per variant, no group-switching edge cases.
   The cost (audio stored once per rendition) is small next to the video.
-- Segmenting: ffmpeg writes ONE fragmented MP4 per rendition (`frag_keyframe`: a fragment per
-  GOP, keyframes forced every segment target); `BoxReader` splits it into init + fragments and
-  the live `Segmenter` groups fragments into segments at keyframe boundaries ≥ the target.
-  Rather than ffmpeg's hls muxer, because our own parse gives the exact numbers the playlists
-  need (durations in ticks, byte ranges of every keyframe fragment for the I-frame playlist,
-  CODECS from the written init segment) with one code path for encode and `--copy`.
-- The progressive file comes from the same encode: the top rendition goes through the tee
-  muxer to a second, `+faststart` mp4 muxer; no second pass over the input.
+- Segmenting: ffmpeg streams ONE fragmented MP4 per rendition (`frag_keyframe`: a fragment
+  per GOP, keyframes forced every segment target) into a pipe; a `_Sink` thread per rendition
+  parses its boxes and the live `Segmenter` groups fragments into segments at keyframe
+  boundaries ≥ the target, written as they complete: no intermediate file, nothing read
+  twice. Rather than ffmpeg's hls muxer, because our own parse gives the exact numbers the
+  playlists need (durations in ticks, byte ranges of every keyframe fragment for the I-frame
+  playlist, CODECS from the written init segment) with one code path for encode and `--copy`.
+- The progressive file comes from the same run, no second pass over the input: when
+  encoding, the top rendition goes through the tee muxer to a second, `+faststart` mp4 muxer;
+  with `--copy` it is simply a second output of the same demux.
+- `--copy` does not wait for the probe: it starts ffmpeg at once with the command for the
+  usual input (H.264 + AAC) and keeps that run only if the probed input yields the very same
+  command; otherwise the run and its temporary directory are thrown away first.
 - Audio-only input → one audio rendition (`audio/`, CODECS mp4a only, no RESOLUTION, no
   I-frame playlist) and a fast-start `<name>.m4a` for progressive download.
 - Never half-written: everything is written in a temporary directory beside the destination
@@ -34,7 +39,10 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
+import importlib
 import os
 import re
 import shutil
@@ -43,15 +51,14 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from packager.boxes import BoxError, BoxReader, Fragment, InitSegment
-from packager.codecs import build_codec_string, build_codecs_attribute
 from packager.ffmpeg_path import FfmpegNotFound, find_ffmpeg
 from packager.ladder import (
     EncodePlan,
@@ -69,11 +76,26 @@ from packager.ladder import (
     select_ladder,
     target_duration,
 )
-from packager.model import IFrameStreamInf, MultivariantPlaylist, Resolution, StreamInf
-from packager.playlist import render_media_playlist, render_multivariant_playlist
-from packager.probe import MediaInfo, ProbeError, parse_probe
-from packager.progress import Progress, ProgressParser, render_bar, render_line
-from packager.segmenter import FragmentDropped, Segmenter, SegmentReady
+
+if TYPE_CHECKING:
+    from packager.boxes import InitSegment
+    from packager.model import Resolution
+    from packager.probe import MediaInfo
+    from packager.progress import Progress
+    from packager.segmenter import Segmenter, SegmentReady
+
+# Imported while the probe runs (`_import_the_rest`), not with this module: building their
+# dataclasses costs ~15 ms that would otherwise come before ffmpeg even starts. Functions
+# that use them import them locally.
+_LATE_IMPORTS = (
+    "packager.boxes",  # the sinks need these two first
+    "packager.segmenter",
+    "packager.probe",
+    "packager.progress",
+    "packager.codecs",
+    "packager.model",
+    "packager.playlist",
+)
 
 __all__ = [
     "PackageError",
@@ -85,7 +107,8 @@ __all__ = [
     "sanitize_name",
 ]
 
-READ_CHUNK = 1 << 20
+COPY_CHUNK = 1 << 20  # bytes per read of media data
+PIPE_SIZE = 1 << 20  # ask for a pipe buffer this big (Linux): fewer wake-ups per fragment
 PROBE_TIMEOUT = 120  # seconds: a probe reads headers only; a hung network input must end
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 BAR_EVERY = 0.2  # seconds between bar redraws on a terminal
@@ -172,6 +195,8 @@ class _Reporter:
         return bool(isatty and isatty())
 
     def update(self, p: Progress) -> None:
+        from packager.progress import render_bar, render_line
+
         if self.quiet:
             return
         now = time.monotonic()
@@ -204,22 +229,42 @@ class _Reporter:
 # --- ffmpeg ---------------------------------------------------------------------------------
 
 
-def _probe(ffmpeg: str, path: str) -> MediaInfo:
-    try:
-        run = subprocess.run(
-            [ffmpeg, "-hide_banner", "-nostdin", "-i", path],
-            capture_output=True,
-            timeout=PROBE_TIMEOUT,
-            check=False,  # exit status 1 is normal: no output file was given
-        )
-    except OSError as exc:
-        raise PackageError(f"cannot run ffmpeg {ffmpeg!r}: {exc.strerror}") from None
-    except subprocess.TimeoutExpired:
-        raise PackageError(f"{path}: ffmpeg took over {PROBE_TIMEOUT}s to open it") from None
-    try:
-        return parse_probe(run.stderr.decode("utf-8", "replace"))
-    except ProbeError as exc:
-        raise PackageError(f"{path}: {exc}") from None
+class _Probe:
+    """`ffmpeg -i INPUT`, started at once and read when its answer is needed."""
+
+    def __init__(self, ffmpeg: str, path: str) -> None:
+        self.path = path
+        try:
+            self.proc = subprocess.Popen(
+                [ffmpeg, "-hide_banner", "-nostdin", "-i", path],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise PackageError(f"cannot run ffmpeg {ffmpeg!r}: {exc.strerror}") from None
+
+    def result(self) -> MediaInfo:
+        from packager.probe import ProbeError, parse_probe
+
+        try:
+            # Exit status 1 is normal: no output file was given.
+            _, err = self.proc.communicate(timeout=PROBE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise PackageError(
+                f"{self.path}: ffmpeg took over {PROBE_TIMEOUT}s to open it"
+            ) from None
+        try:
+            return parse_probe(err.decode("utf-8", "replace"))
+        except ProbeError as exc:
+            raise PackageError(f"{self.path}: {exc}") from None
+
+    def abort(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 def _ffmpeg_failure(log: str, rc: int, opts: PackageOptions) -> PackageError:
@@ -232,34 +277,100 @@ def _ffmpeg_failure(log: str, rc: int, opts: PackageOptions) -> PackageError:
     return PackageError(f"{opts.input}: ffmpeg failed (exit {rc}): {last or 'no message'}")
 
 
-def _run_ffmpeg(args: list[str], reporter: _Reporter) -> tuple[int, str]:
-    """Run ffmpeg to the end, feeding -progress to the reporter; return (exit code, log)."""
-    # The log goes to an anonymous file in the system temp dir, not beside the output: when
-    # the output disk is full, the log saying so must still be writable.
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True
-        )
+class _Ffmpeg:
+    """One ffmpeg run writing each rendition's fMP4 to a pipe ("pipe:N") that a `_Sink` reads.
+
+    Started as soon as its command is known (`build` turns the pipe URLs into the command);
+    `finish()` then cuts the streams into segments while feeding -progress to the reporter,
+    or `abort()` stops it. (Starting the sinks before the probe answers, into placeholder
+    directories, measured no faster: ffmpeg only waits on a full pipe for those few ms, and
+    the sink threads then compete with the imports for the interpreter.)
+    """
+
+    def __init__(self, build: Callable[[list[str]], list[str]], outputs: int) -> None:
+        self.read_fds: list[int] = []
+        write_fds: list[int] = []
+        self.sinks: list[_Sink] = []
+        self.threads: list[threading.Thread] = []
+        # The log goes to an anonymous file in the system temp dir, not beside the output:
+        # when the output disk is full, the log saying so must still be writable.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by abort())
         try:
+            for _ in range(outputs):
+                r, w = _pipe()
+                self.read_fds.append(r)
+                write_fds.append(w)
+            self.urls = [f"pipe:{w}" for w in write_fds]
+            self.args = build(self.urls)
+            self.proc = subprocess.Popen(
+                self.args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self.log,
+                text=True,
+                pass_fds=write_fds,
+            )
+        except BaseException:
+            for fd in self.read_fds:
+                os.close(fd)
+            self.log.close()
+            raise
+        finally:
+            for fd in write_fds:  # ffmpeg holds them now; the sinks must see its EOF
+                os.close(fd)
+        self._unread = list(self.read_fds)  # read ends no sink thread has taken over
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def finish(
+        self, reporter: _Reporter, outdirs: Sequence[str], segment_target: int
+    ) -> tuple[int, str]:
+        """Run to the end; return (exit code, log). Sink failures are in `sink.error`."""
+        from packager.progress import ProgressParser
+
+        try:
+            for fd, outdir in zip(self.read_fds, outdirs, strict=True):
+                sink = _Sink(fd, outdir, segment_target, self.stop)
+                thread = threading.Thread(target=sink.run, name=f"sink {outdir}", daemon=True)
+                thread.start()  # from here the sink owns (and closes) its read end
+                self._unread.remove(fd)
+                self.sinks.append(sink)
+                self.threads.append(thread)
             parser = ProgressParser()
-            assert proc.stdout is not None
-            for line in proc.stdout:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
                 if (p := parser.feed_line(line)) is not None:
                     reporter.update(p)
-            rc = proc.wait()
+            rc = self.proc.wait()
         finally:
-            # Ctrl-C, SIGTERM or any failure here: ffmpeg must not outlive us.
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            self._release()  # Ctrl-C, SIGTERM or any failure here: ffmpeg must not outlive us
         reporter.finish()
-        log.seek(0)
-        return rc, log.read().decode("utf-8", "replace")
+        self.log.seek(0)
+        return rc, self.log.read().decode("utf-8", "replace")
+
+    def abort(self) -> None:
+        """Stop ffmpeg if it still runs; release everything (again harmless)."""
+        self._release()
+        self.log.close()
+
+    def _release(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        # The sinks see the end of their pipes once ffmpeg is gone; they must be done before
+        # the temporary directory is removed.
+        for thread in self.threads:
+            thread.join()
+        for fd in self._unread:
+            os.close(fd)
+        self._unread = []
 
 
-# --- splitting one fragmented MP4 into init + segments ------------------------------------
+# --- cutting a streamed fragmented MP4 into init + segments ---------------------------------
 
 
 @dataclass
@@ -273,70 +384,198 @@ class _Split:
     dropped: int = 0
 
 
-def _split_rendition(src: str, outdir: str, segment_target: int) -> _Split:
-    """Read one CMAF fMP4; write init.mp4 and seg<N>.m4s into outdir; return what was written."""
-    os.makedirs(outdir)
-    reader = BoxReader()
-    out = _Split()
-    segmenter: Segmenter | None = None
-    pending: list[tuple[str, int, int, int]] = []  # keyframe fragments awaiting their duration
+class _Sink:
+    """Read one rendition's CMAF fMP4 from a pipe; write init.mp4 and seg<N>.m4s as it comes.
 
-    def write_segment(seg: SegmentReady) -> None:
-        assert segmenter is not None
-        uri = f"seg{seg.msn}.m4s"
-        _write(os.path.join(outdir, uri), seg.data)
-        out.segments.append(
-            SegmentRecord(uri, Fraction(seg.duration_ticks, segmenter.timescale), len(seg.data))
-        )
-        offset = 0
-        for part in seg.parts:
-            if part.independent:
-                pending.append((uri, offset, len(part.data), 0))
-            if pending:  # the I-frame entry lasts until the next keyframe fragment
-                u, o, n, ticks = pending[-1]
-                pending[-1] = (u, o, n, ticks + part.duration_ticks)
-            offset += len(part.data)
+    Runs in its own thread while ffmpeg writes, so segments land on disk as fragments
+    complete and no intermediate file is written or re-read. Only the small boxes (ftyp, moov,
+    moof) are parsed; each mdat is copied pipe → segment file in 1 MiB chunks, never joined
+    or sliced in memory. The live `Segmenter` groups fragments into segments: it sees each
+    fragment with `data` = the boxes before the mdat, which is all its cutting rule needs
+    (duration, keyframe), and decides before the mdat is copied which file it goes to.
+    """
 
-    def handle(event: InitSegment | Fragment) -> None:
-        nonlocal segmenter
-        if isinstance(event, InitSegment):
-            if out.init is not None:
-                raise BoxError("a second init segment in one rendition")
-            out.init = event
-            _write(os.path.join(outdir, "init.mp4"), event.data)
-            primary = event.track("vide") or event.track("soun")
-            if primary is None:
-                raise BoxError("no video or audio track in the encoder output")
-            ticks = segment_target * primary.timescale
-            segmenter = Segmenter(primary.timescale, ticks, ticks, track_id=primary.track_id)
-            out.video_timescale = primary.timescale if primary.handler == "vide" else 0
-            return
-        if segmenter is None:
-            raise BoxError("fragment before the init segment")
-        run = event.primary()
-        if run.handler == "vide":
-            out.video_samples += run.sample_count
-            out.video_ticks += run.duration
-        for ev in segmenter.push(event):
+    def __init__(
+        self, fd: int, outdir: str, segment_target: int, on_error: Callable[[], None]
+    ) -> None:
+        self.fd = fd
+        self.outdir = outdir
+        self.segment_target = segment_target
+        self.split = _Split()
+        self.error: BaseException | None = None
+        self.stopped_ffmpeg = False  # this sink's failure is why ffmpeg was killed
+        self.on_error = on_error  # stops ffmpeg
+        self._eof = False
+        self._out = -1  # fd of the segment file being written
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # reported by the caller, on the main thread
+            self.error = exc
+            if not self._eof:  # ffmpeg is still writing to a reader that gave up: stop it
+                self.stopped_ffmpeg = True
+                self.on_error()
+        finally:
+            if self._out >= 0:
+                os.close(self._out)
+            os.close(self.fd)
+
+    def _run(self) -> None:
+        from packager.boxes import BoxError, TrackInfo, parse_fragment, parse_init_segment
+        from packager.segmenter import FragmentDropped, PartReady, SegmentReady
+
+        os.makedirs(self.outdir)
+        out = self.split
+        init = bytearray()  # ftyp (+ moov): the EXT-X-MAP resource
+        prefix = bytearray()  # styp/prft/sidx/emsg travelling with the next moof
+        tracks: dict[int, TrackInfo] = {}
+        segmenter: Segmenter | None = None
+        pending: list[tuple[str, int, int, int]] = []  # I-frames: uri, offset, length, ticks
+        uri, written = "", 0  # the segment file being written, and its size so far
+        while (head := self._header()) is not None:
+            kind, header, size = head
+            if kind in ("ftyp", "moov"):
+                if prefix or segmenter is not None:
+                    raise BoxError(f"{kind} inside the fragment stream")
+                init += header + self._read(size - len(header))
+                if kind == "moov":
+                    out.init = parse_init_segment(bytes(init))
+                    self._write_file("init.mp4", out.init.data)
+                    tracks = {t.track_id: t for t in out.init.tracks}
+                    segmenter = self._segmenter(out.init)
+            elif kind in ("styp", "prft", "sidx", "emsg"):
+                prefix += header + self._read(size - len(header))
+            elif kind == "moof":
+                if segmenter is None:
+                    raise BoxError("fragment before the init segment")
+                moof = bytes(prefix) + header + self._read(size - len(header))
+                prefix.clear()
+                mdat = self._header()
+                if mdat is None or mdat[0] != "mdat":
+                    raise BoxError("moof without mdat")
+                frag = parse_fragment(moof, len(moof) - size, len(moof), tracks)
+                run = frag.primary()
+                if run.handler == "vide":
+                    out.video_samples += run.sample_count
+                    out.video_ticks += run.duration
+                length = len(moof) + mdat[2]
+                keep = False
+                for ev in segmenter.push(frag):
+                    if isinstance(ev, SegmentReady):
+                        self._close_segment(uri, written, ev, segmenter.timescale)
+                    elif isinstance(ev, FragmentDropped):
+                        out.dropped += 1
+                    elif isinstance(ev, PartReady):
+                        keep = True
+                        if ev.index == 0:
+                            uri, written = f"seg{ev.msn}.m4s", 0
+                            self._out = self._create(uri)
+                        if ev.independent:
+                            pending.append((uri, written, length, 0))
+                        if pending:  # an I-frame entry lasts until the next keyframe fragment
+                            u, o, n, ticks = pending[-1]
+                            pending[-1] = (u, o, n, ticks + ev.duration_ticks)
+                if keep:
+                    _write_all(self._out, moof + mdat[1])
+                    self._copy(mdat[2] - len(mdat[1]), self._out)
+                    written += length
+                else:
+                    self._copy(mdat[2] - len(mdat[1]), None)
+            else:  # free, skip, mfra, ...: not part of any resource we publish
+                self._copy(size - len(header), None)
+        if prefix:
+            raise BoxError("stream ended after boxes without their fragment")
+        if segmenter is None or out.init is None:
+            raise BoxError("the encoder wrote no init segment")
+        for ev in segmenter.flush():
             if isinstance(ev, SegmentReady):
-                write_segment(ev)
-            elif isinstance(ev, FragmentDropped):
-                out.dropped += 1
+                self._close_segment(uri, written, ev, segmenter.timescale)
+        timescale = segmenter.timescale
+        out.iframes = [IFrame(u, o, n, Fraction(t, timescale)) for u, o, n, t in pending]
 
-    with open(src, "rb") as f:
-        while chunk := f.read(READ_CHUNK):
-            for event in reader.feed(chunk):
-                handle(event)
-    for event in reader.close():
-        handle(event)
-    if segmenter is None or out.init is None:
-        raise BoxError("the encoder wrote no init segment")
-    for ev in segmenter.flush():
-        if isinstance(ev, SegmentReady):
-            write_segment(ev)
-    timescale = segmenter.timescale
-    out.iframes = [IFrame(u, o, n, Fraction(t, timescale)) for u, o, n, t in pending]
-    return out
+    def _segmenter(self, init: InitSegment) -> Segmenter:
+        from packager.boxes import BoxError
+        from packager.segmenter import Segmenter
+
+        primary = init.track("vide") or init.track("soun")
+        if primary is None:
+            raise BoxError("no video or audio track in the encoder output")
+        ticks = self.segment_target * primary.timescale
+        self.split.video_timescale = primary.timescale if primary.handler == "vide" else 0
+        return Segmenter(primary.timescale, ticks, ticks, track_id=primary.track_id)
+
+    def _close_segment(self, uri: str, size: int, seg: SegmentReady, timescale: int) -> None:
+        os.close(self._out)
+        self._out = -1
+        duration = Fraction(seg.duration_ticks, timescale)
+        self.split.segments.append(SegmentRecord(uri, duration, size))
+
+    def _create(self, name: str) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        return os.open(os.path.join(self.outdir, name), flags, 0o666)
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        fd = self._create(name)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+
+    # Reading the pipe: exact byte counts; a stream that ends early is a BoxError.
+
+    def _header(self) -> tuple[str, bytes, int] | None:
+        """Return (type, header bytes, box size) of the next top-level box; None at the end."""
+        from packager.boxes import BoxError
+
+        first = self._read(8, at_box_start=True)
+        if not first:
+            return None
+        size, raw = struct.unpack(">I4s", first)
+        kind, header = raw.decode("latin-1"), first
+        if size == 1:
+            header += self._read(8)
+            (size,) = struct.unpack_from(">Q", header, 8)
+        elif size == 0:  # "to the end of the file": never in a stream we can cut
+            raise BoxError(f"box {kind!r} of unbounded size in the fragment stream")
+        if size < len(header):
+            raise BoxError(f"box {kind!r} declares size {size} < header {len(header)}")
+        return kind, header, size
+
+    def _read(self, n: int, *, at_box_start: bool = False) -> bytes:
+        from packager.boxes import BoxError
+
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = os.read(self.fd, n - len(buf))
+            if not chunk:
+                self._eof = True
+                if at_box_start and not buf:
+                    return b""
+                raise BoxError(f"stream ended inside a box: {n - len(buf)} bytes missing")
+            buf += chunk
+        return bytes(buf)
+
+    def _copy(self, n: int, out: int | None) -> None:
+        """Move n bytes from the pipe to the file `out` (None: drop them)."""
+        from packager.boxes import BoxError
+
+        # Plain read + write of 1 MiB chunks: splice(2) measured no cheaper (pipe → page
+        # cache is a copy either way) and would need a fallback where it is missing.
+        while n > 0:
+            data = os.read(self.fd, min(n, COPY_CHUNK))
+            if not data:
+                self._eof = True
+                raise BoxError(f"stream ended inside a box: {n} bytes missing")
+            if out is not None:
+                _write_all(out, data)
+            n -= len(data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _write(path: str, data: bytes) -> None:
@@ -344,8 +583,20 @@ def _write(path: str, data: bytes) -> None:
         f.write(data)
 
 
+def _pipe() -> tuple[int, int]:
+    """Return (read, write) ends of a new pipe, as large as the system allows up to PIPE_SIZE."""
+    r, w = os.pipe()
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is not None:
+        with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
+            fcntl.fcntl(w, setpipe, PIPE_SIZE)
+    return r, w
+
+
 def read_top_level_boxes(path: str) -> list[str]:
     """Return the types of a file's top-level boxes in order, reading only their headers."""
+    from packager.boxes import BoxError
+
     kinds: list[str] = []
     size_total = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -392,6 +643,9 @@ def _plan(opts: PackageOptions, info: MediaInfo) -> EncodePlan:
 
 
 def _describe(name: str, split: _Split) -> RenditionResult:
+    from packager.codecs import build_codec_string, build_codecs_attribute
+    from packager.model import Resolution
+
     assert split.init is not None
     target = target_duration([s.duration for s in split.segments])
     video = split.init.track("vide")
@@ -415,6 +669,9 @@ def _describe(name: str, split: _Split) -> RenditionResult:
 
 
 def _write_playlists(dest: str, results: Sequence[RenditionResult]) -> None:
+    from packager.model import IFrameStreamInf, MultivariantPlaylist, StreamInf
+    from packager.playlist import render_media_playlist, render_multivariant_playlist
+
     variants: list[StreamInf] = []
     iframe_variants: list[IFrameStreamInf] = []
     for r in results:
@@ -519,65 +776,134 @@ def package(opts: PackageOptions, *, stderr: IO[str] | None = None) -> PackageRe
         ffmpeg = find_ffmpeg()
     except FfmpegNotFound as exc:
         raise PackageError(f"{exc}; point ORIGIN_FFMPEG at an ffmpeg binary or unset it") from None
-    info = _probe(ffmpeg, opts.input)
-    if info.video is None and info.audio is None:
-        raise PackageError(f"{opts.input}: no video or audio stream; nothing to package")
-    if opts.copy and (reason := check_copy(info)):
-        raise PackageError(f"{opts.input}: {reason}")
-    plan = _plan(opts, info)
     dest = os.path.abspath(opts.dest)
-    tmp = _prepare_destination(opts)
+    probe = _Probe(ffmpeg, opts.input)
+    tmp: str | None = None
+    run: _Ffmpeg | None = None
     try:
-        return _package_into(opts, info, plan, ffmpeg, tmp, dest, out, started)
+        if opts.copy:
+            tmp, run = _speculate(opts, ffmpeg)
+        _import_the_rest()
+        info = probe.result()
+        if info.video is None and info.audio is None:
+            raise PackageError(f"{opts.input}: no video or audio stream; nothing to package")
+        if opts.copy and (reason := check_copy(info)):
+            raise PackageError(f"{opts.input}: {reason}")
+        plan = _plan(opts, info)
+        names = [r.name for r in plan.renditions] or ["audio"]
+        progressive = f"{opts.name}{'.mp4' if plan.renditions else '.m4a'}"
+
+        def build(urls: list[str]) -> list[str]:
+            assert tmp is not None
+            faststart = os.path.join(tmp, progressive)
+            if opts.copy:
+                return build_copy_args(ffmpeg, opts.input, info, urls[0], faststart)
+            return build_encode_args(ffmpeg, opts.input, plan, urls, faststart)
+
+        if tmp is not None and run is not None and build(run.urls) != run.args:
+            run.abort()  # the guess was wrong: start over, from a clean temporary directory
+            run = None
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp = None
+        if tmp is None:
+            tmp = _prepare_destination(opts)
+        if run is None:
+            run = _Ffmpeg(build, len(names))
+        return _package_into(opts, info, run, names, progressive, tmp, dest, out, started)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise PackageError(f"disk full while writing {dest}; free space or use --out") from None
         raise PackageError(f"{dest}: cannot write the title ({_why(exc)})") from None
-    except BoxError as exc:
-        raise PackageError(f"{opts.input}: ffmpeg wrote unreadable output ({exc})") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone already when the title was published
+        probe.abort()
+        if run is not None:
+            run.abort()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when the title was published
+
+
+def _import_the_rest() -> None:
+    for name in _LATE_IMPORTS:
+        importlib.import_module(name)
+
+
+def _speculate(opts: PackageOptions, ffmpeg: str) -> tuple[str | None, _Ffmpeg | None]:
+    """For --copy, start the remux at once, as if the input had H.264 video and AAC audio.
+
+    It runs beside the probe, hiding the probe's time: the probe still decides everything.
+    `package` keeps this run only if the probed input gives the very same ffmpeg command;
+    otherwise (another codec, no audio, no video, ...) it is killed and its temporary
+    directory removed before anything else happens. Nothing is started when the destination
+    cannot be prepared: that error is reported in its usual turn, after the probe's.
+    """
+    try:
+        tmp = _prepare_destination(opts)
+    except PackageError:
+        return None, None
+    from packager.probe import MediaInfo, StreamInfo
+
+    guess = MediaInfo("", None, (StreamInfo(0, "video", "h264"), StreamInfo(1, "audio", "aac")))
+    faststart = os.path.join(tmp, f"{opts.name}.mp4")
+    try:
+        run = _Ffmpeg(
+            lambda urls: build_copy_args(ffmpeg, opts.input, guess, urls[0], faststart), 1
+        )
+    except OSError:  # cannot run ffmpeg: the probe says so
+        return tmp, None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, run
+
+
+def _run_and_collect(
+    opts: PackageOptions, run: _Ffmpeg, reporter: _Reporter, names: Sequence[str], tmp: str
+) -> list[RenditionResult]:
+    outdirs = [os.path.join(tmp, name) for name in names]
+    rc, log = run.finish(reporter, outdirs, opts.segment_target)
+    sinks = run.sinks
+    # Whose failure to report: a sink that stopped ffmpeg (its disk write or our parse
+    # failed) → that; else ffmpeg's own failure (a sink then merely saw its pipe end early);
+    # else anything a sink found in output ffmpeg believed complete.
+    for sink in sinks:
+        if sink.stopped_ffmpeg and sink.error is not None:
+            raise sink.error
+    if rc != 0 or any(needle in log for needle, _ in _FFMPEG_FAILURES):
+        raise _ffmpeg_failure(log, rc, opts)
+    results: list[RenditionResult] = []
+    for name, sink in zip(names, sinks, strict=True):
+        if sink.error is not None:
+            raise sink.error
+        if not sink.split.segments:
+            raise PackageError(f"{opts.input}: no media could be decoded from it")
+        results.append(_describe(name, sink.split))
+    return results
 
 
 def _package_into(
     opts: PackageOptions,
     info: MediaInfo,
-    plan: EncodePlan,
-    ffmpeg: str,
+    run: _Ffmpeg,
+    names: Sequence[str],
+    progressive: str,
     tmp: str,
     dest: str,
     out: IO[str],
     started: float,
 ) -> PackageResult:
-    work = os.path.join(tmp, ".work")
-    os.mkdir(work)
-    names = [r.name for r in plan.renditions] or ["audio"]
-    frags = [os.path.join(work, f"{n}.mp4") for n in names]
-    progressive = f"{opts.name}{'.mp4' if plan.renditions else '.m4a'}"
-    faststart = os.path.join(tmp, progressive)
-    if opts.copy:
-        args = build_copy_args(ffmpeg, opts.input, info, frags[0], faststart)
-    else:
-        args = build_encode_args(ffmpeg, opts.input, plan, frags, faststart)
+    from packager.boxes import BoxError
+
     what = "remuxing" if opts.copy else f"encoding {len(names)} rendition(s)"
     reporter = _Reporter(out, info.duration, f"{opts.name}: {what}", opts.quiet)
-    rc, log = _run_ffmpeg(args, reporter)
-    if rc != 0 or any(needle in log for needle, _ in _FFMPEG_FAILURES):
-        raise _ffmpeg_failure(log, rc, opts)
-
-    results: list[RenditionResult] = []
-    for name, frag in zip(names, frags, strict=True):
-        split = _split_rendition(frag, os.path.join(tmp, name), opts.segment_target)
-        os.remove(frag)  # free the space before the next one is split
-        if not split.segments:
-            raise PackageError(f"{opts.input}: no media could be decoded from it")
-        results.append(_describe(name, split))
+    try:
+        results = _run_and_collect(opts, run, reporter, names, tmp)
+        boxes = read_top_level_boxes(os.path.join(tmp, progressive))
+    except BoxError as exc:
+        raise PackageError(f"{opts.input}: ffmpeg wrote unreadable output ({exc})") from None
     _check_complete(opts, info, results)
-    boxes = read_top_level_boxes(faststart)
     if "moov" not in boxes or "mdat" not in boxes or boxes.index("moov") > boxes.index("mdat"):
         raise PackageError(f"{progressive}: ffmpeg did not write a fast-start file ({boxes})")
     _write_playlists(tmp, results)
-    shutil.rmtree(work)
     if os.path.lexists(dest) and not opts.force:  # appeared while we worked
         raise PackageError(f"{dest}: already exists; pass --force to replace it")
     _publish(tmp, dest)

@@ -144,9 +144,19 @@ def test_copy_args() -> None:
     args = build_copy_args("ffmpeg", "in.mp4", _info("h264", "aac"), "o.mp4", "f.mp4")
     assert args[args.index("-c") + 1] == "copy"
     assert args[args.index("-map") : args.index("-map") + 4] == ["-map", "0:v:0", "-map", "0:a:0"]
+    # Two plain outputs of one demux (no tee): the CMAF stream, then the fast-start MP4.
+    assert "tee" not in args and args.count("-i") == 1
+    assert args.count("0:v:0") == 2 and args.count("copy") == 2
+    cmaf = args.index("cmaf+frag_keyframe+empty_moov+default_base_moof")
+    assert args[cmaf + 1] == "file:o.mp4"
+    assert args[-3:] == ["-movflags", "+faststart", "file:f.mp4"]
+    # A pipe of ours is passed as is; anything else is a file name, even "pipe:x".
+    piped = build_copy_args("ffmpeg", "in", _info(None, "aac"), "pipe:7", "pipe:x.m4a")
+    assert args.count("-frag_duration") == 0 and piped.count("-frag_duration") == 1
+    assert "pipe:7" in piped and piped[-1] == "file:pipe:x.m4a"
 
 
-def _segs(*pairs: tuple[float, int]) -> list[SegmentRecord]:
+def _segs(*pairs: tuple[float | Fraction, int]) -> list[SegmentRecord]:
     return [SegmentRecord(f"s{i}", Fraction(d), n) for i, (d, n) in enumerate(pairs)]
 
 

@@ -213,6 +213,32 @@ def test_copy_cuts_at_source_keyframes(clips: dict[str, Clip], tmp_path: Path) -
     assert pl.target_duration == 3
 
 
+@pytest.mark.parametrize("kind", ["vonly", "aonly"])
+def test_copy_without_audio_or_video(clips: dict[str, Clip], tmp_path: Path, kind: str) -> None:
+    # --copy starts ffmpeg for video + audio before the probe answers; these inputs must
+    # throw that run away and get the command made for them.
+    dest = tmp_path / kind
+    run(clips[kind], dest, copy=True)
+    mv = check_title(dest, clips[kind], copy=True)
+    assert [p.uri for p in mv.playlists] == ["180p/index.m3u8" if kind == "vonly" else
+                                             "audio/index.m3u8"]  # fmt: skip
+
+
+def test_stream_fault_stops_ffmpeg_and_cleans_up(
+    clips: dict[str, Clip], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import packager.boxes
+
+    def broken(*args: object, **kw: object) -> None:
+        raise packager.boxes.BoxError("boom")
+
+    monkeypatch.setattr(packager.boxes, "parse_fragment", broken)
+    dest = tmp_path / "vod" / "x"
+    with pytest.raises(PackageError, match=r"ffmpeg wrote unreadable output \(boom\)"):
+        run(clips["av"], dest, copy=True)
+    assert list(dest.parent.iterdir()) == []
+
+
 def test_copy_refused_for_other_codecs(clips: dict[str, Clip], tmp_path: Path) -> None:
     with pytest.raises(PackageError, match=r"--copy needs H\.264 video, the input has mpeg4"):
         run(clips["odd"], tmp_path / "x", copy=True)
