@@ -5,6 +5,7 @@ There is no ffprobe in the wheel, so nothing in the project may depend on ffprob
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -24,6 +25,9 @@ def find_ffmpeg() -> str:
     on_path = shutil.which("ffmpeg")
     if on_path:
         return on_path
+    bundled = _wheel_binary()
+    if bundled is not None:
+        return bundled
     try:
         import imageio_ffmpeg
 
@@ -32,6 +36,26 @@ def find_ffmpeg() -> str:
         raise FfmpegNotFound(
             "ffmpeg not found: install the imageio-ffmpeg package or set ORIGIN_FFMPEG"
         ) from exc
+
+
+def _wheel_binary() -> str | None:
+    """Return the imageio-ffmpeg wheel's binary without importing the package.
+
+    `imageio_ffmpeg.get_ffmpeg_exe()` runs `ffmpeg -version` to validate it: 40 ms on every
+    `origin package`. The wheel's layout (binaries/ffmpeg-<platform>-<version>) is enough.
+    """
+    spec = importlib.util.find_spec("imageio_ffmpeg")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        binaries = os.path.join(location, "binaries")
+        if not os.path.isdir(binaries):
+            continue
+        for name in sorted(os.listdir(binaries)):
+            path = os.path.join(binaries, name)
+            if name.startswith("ffmpeg") and os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+    return None
 
 
 if __name__ == "__main__":
