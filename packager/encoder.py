@@ -76,7 +76,7 @@ def build_filter_graph(channel: LiveChannel, font: str | None) -> str:
         # A burnt-in wall clock makes glass-to-glass latency visible in any player.
         head += (
             f",drawtext=fontfile='{font}':text='%{{localtime\\:%X}}'"
-            ":x=16:y=16:fontsize=h/10:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8"
+            ":x=w-tw-16:y=h-th-16:fontsize=h/10:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8"
         )
     labels = "".join(f"[s{i}]" for i in range(n))
     chains = [f"{head},split={n}{labels}"]
