@@ -23,15 +23,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-from origin.config import LiveChannel, Rendition, part_target_of
+from origin.config import LiveChannel, Rendition
 from packager.boxes import BoxError, BoxReader, Fragment, InitSegment
 from packager.codecs import build_codecs_attribute
-from packager.encoder import (
+from packager.ffmpeg import (
     VIDEO_TIMESCALE,
+    InputKind,
     build_live_command,
-    frame_rate,
-    input_kind,
-    nominal_bandwidth,
+    build_probe_command,
+    classify_input,
+    parse_probe_output,
+    plan_for_channel,
 )
 from packager.ffmpeg_path import find_ffmpeg
 from packager.hub import ChannelView, Publisher, RenditionView
@@ -46,7 +48,6 @@ from packager.segmenter import (
     PartReady,
     Segmenter,
     SegmentReady,
-    build_fragment_plan,
 )
 from packager.store import StoreError, ensure_dir, remove, reset_dir, write_atomic
 from packager.window import Window, WindowConfig
@@ -125,9 +126,8 @@ class ChannelRunner:
         self.channel = channel
         self.publisher = publisher
         self.directory = os.path.join(media_root, "live", channel.name)
-        self.plan = build_fragment_plan(
-            frame_rate(channel), part_target_of(channel), Fraction(channel.segment_duration)
-        )
+        self.plan = plan_for_channel(channel)
+        self.kind = classify_input(channel.input)
         self.control = server_control(self.plan)
         # MSNs start from the wall clock: a restarted server never reuses a segment or part URL
         # that a CDN may still hold as immutable.
@@ -183,10 +183,12 @@ class ChannelRunner:
 
     async def _run_encoder(self, stop: asyncio.Event) -> str:
         """One ffmpeg run; return why it ended."""
+        ffmpeg = find_ffmpeg()
+        has_audio = await self._probe_audio(ffmpeg)
         pipes = [os.pipe() for _ in self.renditions]
         write_fds = [w for _, w in pipes]
         args = build_live_command(
-            find_ffmpeg(), self.channel, self.plan, write_fds, find_font(), self.channel.preset
+            ffmpeg, self.channel, self.plan, write_fds, find_font(), input_has_audio=has_audio
         )
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -235,7 +237,7 @@ class ChannelRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), limit)
             code = proc.returncode
-            if code == 0 and input_kind(self.channel.input) == "file" and not self.channel.loop:
+            if code == 0 and self.kind is InputKind.FILE and not self.channel.loop:
                 await self._end_stream()
                 return "input ended"
             return f"ffmpeg exited with status {code}"
@@ -246,6 +248,19 @@ class ChannelRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
             if not self.ended:
                 await self._close_open_segments()
+
+    async def _probe_audio(self, ffmpeg: str) -> bool:
+        """Whether a file input has audio (no ffprobe: `ffmpeg -i` prints the streams)."""
+        if self.kind is not InputKind.FILE:
+            return True  # the test source has a tone; a network input is assumed to
+        proc = await asyncio.create_subprocess_exec(
+            *build_probe_command(ffmpeg, self.channel.input),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        return parse_probe_output(err.decode("utf-8", "replace")).has_audio
 
     async def _kill(self, proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:
@@ -259,9 +274,7 @@ class ChannelRunner:
         while proc.returncode is None:
             await asyncio.sleep(0.5)
             # A network input waits for its encoder: silence is normal until it connects.
-            waiting = input_kind(self.channel.input) == "network" and all(
-                r.init is None for r in self.renditions
-            )
+            waiting = self.kind.is_network and all(r.init is None for r in self.renditions)
             if not waiting and time.monotonic() - self._last_bytes > limit:
                 return f"no output for {limit} s (hung)"
         return f"ffmpeg exited with status {proc.returncode}"
@@ -394,11 +407,11 @@ class ChannelRunner:
                 uri=f"{r.spec.name}/{PLAYLIST}",
                 # rfc8216bis §4.4.6.2: BANDWIDTH is the peak segment bit rate; until enough is
                 # measured, never advertise less than the configured rate.
-                bandwidth=max(r.peak_bps, nominal_bandwidth(self.channel, r.spec)),
+                bandwidth=max(r.peak_bps, self._nominal(r.spec)),
                 average_bandwidth=int(r.total_bits / r.total_seconds),
                 codecs=r.codecs,
                 resolution=Resolution(r.width, r.height),
-                frame_rate=frame_rate(self.channel),
+                frame_rate=Fraction(self.channel.frame_rate),
             )
             for r in sorted(self.renditions, key=lambda r: -r.spec.video_kbps)
         )
@@ -408,28 +421,19 @@ class ChannelRunner:
             self.multivariant = text
             self.publisher.publish(self._channel_view())
 
+    def _nominal(self, r: Rendition) -> int:
+        """A rendition's configured bit rate (video + audio), bits/s."""
+        return (r.video_kbps + self.channel.audio_kbps) * 1000
+
     def _worth_republishing(self, text: bytes) -> bool:
         # Measured figures drift with every segment; a multivariant is fetched once per
-        # session, so refresh it only when the figures move by more than 10 %.
+        # session, so refresh it only when a BANDWIDTH or AVERAGE-BANDWIDTH moves by > 10 %.
         if not self.multivariant:
             return True
-        old = {ln for ln in self.multivariant.split(b"\n") if ln.startswith(b"#EXT-X-STREAM")}
-        new = [ln for ln in text.split(b"\n") if ln.startswith(b"#EXT-X-STREAM")]
-        return any(ln not in old for ln in new) and self._drift(text) > 0.1
-
-    def _drift(self, text: bytes) -> float:
-        def bandwidths(t: bytes) -> list[int]:
-            out = []
-            for ln in t.split(b"\n"):
-                if ln.startswith(b"#EXT-X-STREAM-INF:"):
-                    attrs = dict(a.split(b"=", 1) for a in ln[18:].split(b",") if b"=" in a)
-                    out.append(int(attrs.get(b"BANDWIDTH", b"0")))
-            return out
-
-        old, new = bandwidths(self.multivariant), bandwidths(text)
+        old, new = _bandwidths(self.multivariant), _bandwidths(text)
         if len(old) != len(new):
-            return 1.0
-        return max((abs(n - o) / o for o, n in zip(old, new, strict=True) if o), default=1.0)
+            return True
+        return any(abs(n - o) > o / 10 for o, n in zip(old, new, strict=True))
 
     def _channel_view(self) -> ChannelView:
         return ChannelView(
@@ -481,6 +485,16 @@ class ChannelRunner:
             self._publish_views(r)
         self.publisher.publish(self._channel_view())
         log.info("live %s: input ended; playlists closed with EXT-X-ENDLIST", self.channel.name)
+
+
+def _bandwidths(text: bytes) -> list[int]:
+    """Every BANDWIDTH and AVERAGE-BANDWIDTH value of a multivariant playlist, in order."""
+    out = []
+    for line in text.split(b"\n"):
+        if line.startswith(b"#EXT-X-STREAM-INF:"):
+            attrs = dict(a.split(b"=", 1) for a in line[18:].split(b",") if b"=" in a)
+            out += [int(attrs.get(b"BANDWIDTH", b"0")), int(attrs.get(b"AVERAGE-BANDWIDTH", b"0"))]
+    return out
 
 
 async def run_channels(

@@ -1,79 +1,119 @@
-"""Atomic publication of live objects under the media root, and their retirement.
+"""Atomic publication of live files: a part, segment, init or playlist is visible only whole.
 
-A part, segment, init or playlist becomes visible only complete: written to a temporary name in
-the same directory, then renamed over its final name (design.md "Atomic publication"). No fsync:
-a live object is useful for seconds, and after a crash the channel restarts with a
-discontinuity and new names, so durability would buy nothing but latency.
+`write_atomic()` writes a temp file in the destination's own directory and renames it over the
+destination (rename(2) within one file system is atomic): a reader sees the old file or the
+new one, never a short one, and no temp file survives a failed write.
+
+No fsync: live files are ephemeral. Readers go through the page cache, which shows the renamed
+file complete whether or not it reached the disk; after a crash the packager starts a new
+timeline (the channel directory is reset), so nothing depends on a part surviving a power cut.
+An fsync per part would cost milliseconds of latency and disk I/O five times a second per
+rendition for no reader-visible gain.
+
+Every OS error becomes one `StoreError` whose one-line message names the path and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
-import shutil
+from collections.abc import Iterable
 
-# Errors an operator can do something about, with what to do.
+__all__ = ["StoreError", "ensure_dir", "remove", "reset_dir", "write_atomic"]
+
+TEMP_SUFFIX = ".tmp"
+_counter = itertools.count()
+
+# errno → what the operator should do about it.
 _ADVICE = {
-    errno.ENOSPC: "the disk is full: free space or point media.root elsewhere",
+    errno.ENOSPC: "the disk is full: free space or point media.root at a larger disk",
     errno.EDQUOT: "the disk quota is exhausted: free space or raise the quota",
-    errno.EACCES: "permission denied: make the directory writable by this user",
-    errno.EPERM: "permission denied: make the directory writable by this user",
+    errno.EACCES: "permission denied: make the directory writable by the origin's user",
+    errno.EPERM: "operation not permitted: make the directory writable by the origin's user",
     errno.EROFS: "the file system is read-only: point media.root at a writable one",
-    errno.ENOTDIR: "a path component is a file, not a directory: remove it",
+    errno.ENOTDIR: "not a directory (a file is in the way): remove or move that file",
 }
 
 
 class StoreError(OSError):
-    """A write or directory creation failed; the message names the path and what to do."""
+    """A live file could not be written or removed; the message is one line for the log."""
 
 
-def _fail(path: str, exc: OSError) -> StoreError:
-    advice = _ADVICE.get(exc.errno or 0, exc.strerror or str(exc))
-    return StoreError(exc.errno, f"cannot write {path}: {advice}")
+def _error(action: str, path: str, exc: OSError) -> StoreError:
+    reason = _ADVICE.get(exc.errno or 0, exc.strerror or str(exc))
+    return StoreError(exc.errno or 0, f"cannot {action} {path}: {reason}")
 
 
 def ensure_dir(path: str) -> None:
-    """Create `path` and its parents, or raise StoreError."""
+    """Create directory `path` and its parents if missing; raise StoreError if that fails."""
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise _fail(path, exc) from None
+        raise _error("create directory", path, exc) from None
+
+
+def _temp_name(path: str) -> str:
+    head, tail = os.path.split(path)
+    # Hidden and unique per process and call, so concurrent writers never share a temp file.
+    return os.path.join(head, f".{tail}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}")
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Make `path` hold exactly `data`, all at once, or raise StoreError leaving no trace."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.tmp")  # a dotfile: never served while incomplete
+    """Make `path` hold exactly `data`, all at once; raise StoreError (no temp left) if not."""
+    temp = _temp_name(path)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            ensure_dir(os.path.dirname(path) or ".")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view) :]
+                written = os.write(fd, view)
+                view = view[written:]
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        os.replace(temp, path)
+    except StoreError:
+        raise
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise _fail(path, exc) from None
+            os.unlink(temp)
+        raise _error("write", path, exc) from None
 
 
-def remove(paths: list[str]) -> None:
-    """Delete retired files; one already gone is fine."""
+def remove(paths: Iterable[str]) -> None:
+    """Delete retired files; missing ones are fine. Raise StoreError for the first failure."""
+    first: StoreError | None = None
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def reset_dir(path: str) -> None:
-    """Empty a channel's directory from an earlier run (its names would be reused otherwise)."""
-    if os.path.isdir(path):
-        aside = f"{path}.old-{os.getpid()}"
         try:
-            os.replace(path, aside)
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
         except OSError as exc:
-            raise _fail(path, exc) from None
-        shutil.rmtree(aside, ignore_errors=True)
+            first = first or _error("remove", path, exc)
+    if first is not None:
+        raise first
+
+
+def reset_dir(path: str, keep: Iterable[str] = ()) -> None:
+    """Create `path` and delete the files left in it (and its subdirectories) by a past run.
+
+    Names in `keep` (relative to `path`) are spared. A stale part of an earlier timeline must
+    never be served as if it belonged to the new one.
+    """
     ensure_dir(path)
+    spared = set(keep)
+    stale: list[str] = []
+    try:
+        for root, _, files in os.walk(path):
+            for name in files:
+                full = os.path.join(root, name)
+                if os.path.relpath(full, path) not in spared:
+                    stale.append(full)
+    except OSError as exc:
+        raise _error("list", path, exc) from None
+    remove(stale)
