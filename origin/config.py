@@ -363,11 +363,6 @@ def _build_package(raw: object) -> PackageConfig:
     return cfg
 
 
-def part_target_of(ch: LiveChannel) -> Fraction:
-    """Return a channel's part target in seconds, exactly."""
-    return Fraction(ch.part_target)
-
-
 def parse_config_text(text: str, source: str = "config") -> dict[str, Any]:
     """Given TOML text, return the parsed table or raise ConfigError naming `source`."""
     try:
