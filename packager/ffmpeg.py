@@ -105,20 +105,26 @@ def escape_filter_value(value: str) -> str:
     return "'" + inner.replace("'", "'\\''") + "'"
 
 
+# Real-time pacing for generated and file inputs. ffmpeg's -re lets the first 0.5 s through at
+# full speed (-readrate_initial_burst); that burst would put the encoder ahead of the wall clock
+# and every PROGRAM-DATE-TIME 0.3-0.4 s late, so the burst is made negligible (0 means default).
+REALTIME = ["-re", "-readrate_initial_burst", "0.001"]
+
+
 def _input_args(channel: LiveChannel, kind: InputKind, has_audio: bool) -> list[str]:
     """Return the input options: input 0 is the media; input 1 the tone or silence, if any."""
     genpts = ["-fflags", "+genpts"]
     if kind is InputKind.TESTSRC:
         top = top_rendition(channel)
         return [
-            "-re", *genpts, "-f", "lavfi",
+            *REALTIME, *genpts, "-f", "lavfi",
             "-i", f"testsrc2=size={top.width}x{top.height}:rate={channel.frame_rate}",
-            "-re", "-f", "lavfi",
+            *REALTIME, "-f", "lavfi",
             "-i", f"sine=frequency=1000:beep_factor=4:sample_rate={AUDIO_SAMPLE_RATE}",
         ]  # fmt: skip
     if kind is InputKind.FILE:
         loop = ["-stream_loop", "-1"] if channel.loop else []
-        args = ["-re", *loop, *genpts, "-i", channel.input]
+        args = [*REALTIME, *loop, *genpts, "-i", channel.input]
     elif kind is InputKind.RTMP:
         args = [*genpts, "-listen", "1", "-f", "flv", "-i", channel.input]
     elif kind is InputKind.SRT:
@@ -130,7 +136,7 @@ def _input_args(channel: LiveChannel, kind: InputKind, has_audio: bool) -> list[
         args = [*genpts, "-f", "mpegts", "-i", channel.input]
     if not has_audio:
         silence = f"anullsrc=channel_layout=stereo:sample_rate={AUDIO_SAMPLE_RATE}"
-        args += ["-re", "-f", "lavfi", "-i", silence]
+        args += [*REALTIME, "-f", "lavfi", "-i", silence]
     return args
 
 

@@ -155,6 +155,7 @@ class ChannelRunner:
         self._proc: asyncio.subprocess.Process | None = None
         self._last_bytes = time.monotonic()
         self._stop = asyncio.Event()
+        self._anchor: tuple[datetime, int] | None = None  # (wall clock, tfdt) of this run
         self.runs = 0
 
     # -- the run loop --------------------------------------------------------------------------
@@ -203,6 +204,7 @@ class ChannelRunner:
             for w in write_fds:
                 os.close(w)
         self._proc = proc
+        self._anchor = None  # each run gets its own PROGRAM-DATE-TIME anchor
         self.runs += 1
         self._last_bytes = time.monotonic()
         for r in self.renditions:
@@ -337,12 +339,14 @@ class ChannelRunner:
 
     def _publish_part(self, r: _Rendition, part: PartReady) -> None:
         if r.need_discontinuity:
-            # First part of an encoder run: anchor PROGRAM-DATE-TIME to the wall clock. The part
-            # is complete now, so its first frame was captured one part duration ago.
-            started = datetime.now(UTC) - timedelta(
-                microseconds=part.duration_ticks * 1_000_000 // VIDEO_TIMESCALE
-            )
-            r.window.discontinuity(started, part.start_ticks)
+            if self._anchor is None:
+                # First part of an encoder run: anchor PROGRAM-DATE-TIME to the wall clock. The
+                # part is complete now, so its first frame was captured one part ago.
+                started = datetime.now(UTC) - _ticks(part.duration_ticks)
+                self._anchor = (started, part.start_ticks)
+            # llhls-rules.md: the same media-time → PDT mapping in every rendition.
+            when, ticks0 = self._anchor
+            r.window.discontinuity(when + _ticks(part.start_ticks - ticks0), part.start_ticks)
             r.need_discontinuity = False
         uri = r.window.config.naming.part_uri(part.msn, part.index)
         self._write(r, uri, part.data)
@@ -485,6 +489,10 @@ class ChannelRunner:
             self._publish_views(r)
         self.publisher.publish(self._channel_view())
         log.info("live %s: input ended; playlists closed with EXT-X-ENDLIST", self.channel.name)
+
+
+def _ticks(ticks: int) -> timedelta:
+    return timedelta(microseconds=ticks * 1_000_000 // VIDEO_TIMESCALE)
 
 
 def _bandwidths(text: bytes) -> list[int]:

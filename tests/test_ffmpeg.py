@@ -126,26 +126,26 @@ INPUT_CASES = [
     pytest.param(
         "testsrc", True, True,
         [
-            ["-re", "-fflags", "+genpts", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30"],
-            ["-re", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000"],
+            ["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30"],
+            ["-re", "-readrate_initial_burst", "0.001", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000"],
         ],
         id="testsrc",
     ),
     pytest.param(
         "clip.mp4", True, True,
-        [["-re", "-stream_loop", "-1", "-fflags", "+genpts", "-i", "clip.mp4"]],
+        [["-re", "-readrate_initial_burst", "0.001", "-stream_loop", "-1", "-fflags", "+genpts", "-i", "clip.mp4"]],
         id="file-loop",
     ),
     pytest.param(
         "clip.mp4", False, True,
-        [["-re", "-fflags", "+genpts", "-i", "clip.mp4"]],
+        [["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-i", "clip.mp4"]],
         id="file-once",
     ),
     pytest.param(
         "clip.mp4", False, False,
         [
-            ["-re", "-fflags", "+genpts", "-i", "clip.mp4"],
-            ["-re", "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"],
+            ["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-i", "clip.mp4"],
+            ["-re", "-readrate_initial_burst", "0.001", "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"],
         ],
         id="file-without-audio",
     ),
