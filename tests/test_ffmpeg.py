@@ -27,6 +27,8 @@ from packager.ffmpeg import (
 )
 from packager.ffmpeg_path import find_ffmpeg
 
+RT = ["-re", "-readrate_initial_burst", "0.001"]  # real-time pacing, no initial burst
+
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TINY = (Rendition("90p", 160, 90, 150), Rendition("180p", 320, 180, 300))
 
@@ -126,26 +128,26 @@ INPUT_CASES = [
     pytest.param(
         "testsrc", True, True,
         [
-            ["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30"],
-            ["-re", "-readrate_initial_burst", "0.001", "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000"],
+            [*RT, "-fflags", "+genpts", "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30"],
+            [*RT, "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000"],
         ],
         id="testsrc",
     ),
     pytest.param(
         "clip.mp4", True, True,
-        [["-re", "-readrate_initial_burst", "0.001", "-stream_loop", "-1", "-fflags", "+genpts", "-i", "clip.mp4"]],
+        [[*RT, "-stream_loop", "-1", "-fflags", "+genpts", "-i", "clip.mp4"]],
         id="file-loop",
     ),
     pytest.param(
         "clip.mp4", False, True,
-        [["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-i", "clip.mp4"]],
+        [[*RT, "-fflags", "+genpts", "-i", "clip.mp4"]],
         id="file-once",
     ),
     pytest.param(
         "clip.mp4", False, False,
         [
-            ["-re", "-readrate_initial_burst", "0.001", "-fflags", "+genpts", "-i", "clip.mp4"],
-            ["-re", "-readrate_initial_burst", "0.001", "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"],
+            [*RT, "-fflags", "+genpts", "-i", "clip.mp4"],
+            [*RT, "-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"],
         ],
         id="file-without-audio",
     ),
