@@ -5,8 +5,8 @@ channel or rendition, and a wait for a given (msn, part). Two implementations sh
 - in-process: the packager calls `LiveHub.publish()` directly;
 - cross-process: the packager's `HubServer` sends each update over a Unix socket to every
   worker's `HubClient`, which feeds that worker's `LiveHub`.
-Waiting requests share one future per (rendition, msn, part) key, so a thousand requests blocked
-on the same part cost one dictionary entry and wake together, with no polling
+Waiting requests are grouped by (rendition, msn, part): a thousand requests blocked on the same
+part cost one dictionary entry and a future each, and wake in one pass, with no polling
 (llhls-rules.md "Wake-up").
 
 Views carry the already-rendered playlists: the packager renders once per update, the workers
@@ -102,7 +102,7 @@ class LiveHub:
 
     channels: dict[str, ChannelView] = field(default_factory=dict)
     renditions: dict[tuple[str, str], RenditionView] = field(default_factory=dict)
-    _waiting: dict[WaitKey, asyncio.Future[RenditionView]] = field(default_factory=dict)
+    _waiting: dict[WaitKey, list[asyncio.Future[RenditionView]]] = field(default_factory=dict)
     listeners: list[Callable[[View], None]] = field(default_factory=list)
 
     def publish(self, view: View) -> None:
@@ -124,9 +124,9 @@ class LiveHub:
             and _satisfied(view.snapshot, key[2], key[3])
         ]
         for key in ready:
-            fut = self._waiting.pop(key)
-            if not fut.done():
-                fut.set_result(view)
+            for waiter in self._waiting.pop(key):
+                if not waiter.done():  # a waiter that timed out was cancelled
+                    waiter.set_result(view)
 
     def channel(self, name: str) -> ChannelView | None:
         return self.channels.get(name)
@@ -141,21 +141,23 @@ class LiveHub:
         current = self.renditions.get((channel, rendition))
         if current is not None and _satisfied(current.snapshot, msn, part):
             return current
-        key = (channel, rendition, msn, part)
-        fut = self._waiting.get(key)
-        if fut is None or fut.done():
-            fut = asyncio.get_running_loop().create_future()
-            self._waiting[key] = fut
+        # One plain future per waiter, grouped by key: waking is a loop of set_result() calls,
+        # and a waiter's timeout cancels only its own future (no shield, no helper task).
+        waiter: asyncio.Future[RenditionView] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault((channel, rendition, msn, part), []).append(waiter)
         try:
-            # shield: one request timing out must not cancel the future the others share.
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                return await waiter
         except TimeoutError:
-            return None  # the key stays: the msn +2 limit means a later update resolves it
+            return None
 
     def expire(self) -> None:
-        """Drop waits nobody holds any more (called periodically by the client)."""
-        for key, fut in list(self._waiting.items()):
-            if fut.done():
+        """Drop waiters that timed out, and keys nobody waits on any more."""
+        for key, waiters in list(self._waiting.items()):
+            alive = [w for w in waiters if not w.done()]
+            if alive:
+                self._waiting[key] = alive
+            else:
                 del self._waiting[key]
 
 
