@@ -13,6 +13,7 @@ import hashlib
 import os
 import stat as stat_mod
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from origin.mediatypes import content_type_for, is_compressible
 StatKey = tuple[int, int, int, int]
 
 _HASH_BLOCK = 1 << 20
+# Entries (and so open descriptors of large files) kept at most; far below RLIMIT_NOFILE.
+MAX_ENTRIES = 4096
 _DATE_LAG = 2  # seconds: how far the server's cached Date header may trail time()
 
 
@@ -48,7 +51,7 @@ def _hash_file(fd: int, size: int) -> str:
     return h.hexdigest()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class FileEntry:
     """One version of one file, with everything a response needs that does not vary per request."""
 
@@ -63,6 +66,7 @@ class FileEntry:
     last_modified: str
     compressible: bool
     body: bytes | None = None  # the whole file, for small files
+    fd: int = -1  # an open descriptor of exactly this version, for large files
     gz_body: bytes | None = None
     gz_etag: str = ""
     # Header lists (bytes pairs, ASGI-ready) common to every 200/206/304 of this representation.
@@ -124,12 +128,19 @@ class FileStore:
             return entry
         pending = self._pending.get(key)
         if pending is not None:
-            return await asyncio.shield(pending)
+            try:
+                return await asyncio.shield(pending)
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                return None
         fut: asyncio.Future[FileEntry] = asyncio.get_running_loop().create_future()
         self._pending[key] = fut
         try:
-            entry = await self._describe(rel, real, st)
+            entry = await self._describe(rel, real)
             fut.set_result(entry)
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+            fut.set_exception(exc)
+            fut.exception()
+            return None  # gone (or unreadable) between the stat and the open
         except BaseException as exc:
             fut.set_exception(exc)
             fut.exception()  # mark retrieved: the waiting requests see it, none is left unread
@@ -139,22 +150,33 @@ class FileStore:
         self._remember(entry)
         return entry
 
-    async def _describe(self, rel: str, real: str, st: os.stat_result) -> FileEntry:
-        key = _stat_key(st)
-        size = st.st_size
-        small = size <= self.cfg.http.small_file_max
-        body: bytes | None = None
-        if small:
-            body = await asyncio.to_thread(_read_small, real, size)
-            if len(body) != size:  # replaced under us: describe what we actually read
+    async def _describe(self, rel: str, real: str) -> FileEntry:
+        # http-rules.md "Serving bytes": open, then fstat the open file, and describe exactly
+        # what this descriptor holds; a rename after this point cannot change its bytes.
+        fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            key = _stat_key(st)
+            size = st.st_size
+            body: bytes | None = None
+            if size <= self.cfg.http.small_file_max:
+                body = await asyncio.to_thread(_read_fd, fd, size)
                 size = len(body)
-            digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-        else:
-            known = self._tags.get(key)
-            digest = known if known is not None else await asyncio.to_thread(_hash_path, real, size)
-            self._tags[key] = digest
-            while len(self._tags) > 4096:
-                self._tags.popitem(last=False)
+                digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+                os.close(fd)
+                fd = -1
+            else:
+                known = self._tags.get(key)
+                digest = (
+                    known if known is not None else await asyncio.to_thread(_hash_file, fd, size)
+                )
+                self._tags[key] = digest
+                while len(self._tags) > 4096:
+                    self._tags.popitem(last=False)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
         ctype = content_type_for(rel)
         kind = classify_path(rel)
         # RFC 9110 §8.8.2.1: Last-Modified never later than the Date we send with it. The ASGI
@@ -173,7 +195,12 @@ class FileStore:
             last_modified=format_http_date(mtime),
             compressible=self.cfg.media.gzip and is_compressible(ctype),
             body=body,
+            fd=fd,
         )
+        if fd >= 0:
+            # Large files stay open while their entry lives (cached, or held by a response in
+            # flight): no open/fstat/close per request. The last reference closes the fd.
+            weakref.finalize(entry, os.close, fd)
         if entry.compressible and body is not None:
             # mtime=0 makes the gzip bytes, and so their tag, identical on every replica.
             entry.gz_body = gzip.compress(body, compresslevel=6, mtime=0)
@@ -184,29 +211,6 @@ class FileStore:
     def _build_headers(self, entry: FileEntry) -> None:
         build_headers(entry, self.cfg.cache, self._extra)
 
-    async def open_current(self, entry: FileEntry) -> tuple[int, FileEntry] | None:
-        """Open `entry`'s file and return (fd, the entry describing what that fd holds).
-
-        http-rules.md "Serving bytes": open, then fstat the open file. A rename between the
-        lookup's stat and this open would otherwise send new bytes under the old ETag and
-        Content-Length; when the versions differ, describe the file again. None if it is gone.
-        """
-        for _ in range(3):
-            try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
-            if _stat_key(os.fstat(fd)) == entry.key:
-                return fd, entry
-            os.close(fd)
-            found = await self.lookup(entry.rel)
-            if not isinstance(found, FileEntry):
-                return None
-            entry = found
-            if entry.body is not None:
-                return -1, entry  # now small enough to be held in memory: no fd needed
-        return None
-
     def _remember(self, entry: FileEntry) -> None:
         old = self._entries.pop(entry.rel, None)
         if old is not None:
@@ -214,7 +218,9 @@ class FileStore:
         self._entries[entry.rel] = entry
         self._cached_bytes += _weight(entry)
         limit = self.cfg.http.small_file_cache
-        while self._cached_bytes > limit and len(self._entries) > 1:
+        while len(self._entries) > 1 and (
+            self._cached_bytes > limit or len(self._entries) > MAX_ENTRIES
+        ):
             _, evicted = self._entries.popitem(last=False)
             self._cached_bytes -= _weight(evicted)
 
@@ -278,17 +284,17 @@ def _weight(entry: FileEntry) -> int:
     return 512 + len(entry.body or b"") + len(entry.gz_body or b"")
 
 
-def _read_small(path: str, size: int) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(size)
-
-
-def _hash_path(path: str, size: int) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return _hash_file(fd, size)
-    finally:
-        os.close(fd)
+def _read_fd(fd: int, size: int) -> bytes:
+    """Read the first `size` bytes of `fd` (fewer if it is shorter)."""
+    chunks = []
+    offset = 0
+    while offset < size:
+        block = os.pread(fd, size - offset, offset)
+        if not block:
+            break
+        chunks.append(block)
+        offset += len(block)
+    return b"".join(chunks)
 
 
 def read_range(fd: int, entry: FileEntry, start: int, length: int) -> bytes:

@@ -56,6 +56,9 @@ def uvicorn_server(cfg: Config) -> Callable[[socket.socket], None]:
     config = uvicorn.Config(
         app,
         access_log=False,  # one line per request is written by the app itself
+        # An origin's peers are CDN edges; the log shows them. X-Forwarded-* rewriting would
+        # cost a middleware hop on every request for addresses only trusted from localhost.
+        proxy_headers=False,
         log_level="warning",
         server_header=False,
         ssl_certfile=s.certfile or None,
@@ -69,9 +72,8 @@ def packager_main(cfg: Config, hub_socket: str) -> None:
     """The packager process: one writer for every live channel, publishing over the hub."""
     import asyncio
 
-    from packager.live import run_channels
-
     from packager.hub import HubServer
+    from packager.live import run_channels
 
     async def main() -> None:
         hub = HubServer(hub_socket)

@@ -26,6 +26,9 @@ from origin.ranges import RangeOutcome, parse_range, unsatisfied_content_range
 
 Headers = list[tuple[bytes, bytes]]
 
+# Enum .value is a descriptor call; the access log and metrics want the name on every request.
+_KIND_NAME = {kind: kind.value for kind in ObjectKind}
+
 # Hot paths repeat: remember the answers for the most recent ones.
 normalise = functools.lru_cache(maxsize=4096)(normalise_request_path)
 
@@ -159,17 +162,8 @@ class StaticFiles:
         self, scope: Scope, receive: Receive, send: Send, entry: FileEntry
     ) -> Outcome:
         """Answer GET/HEAD for one file version: 200, 206, 304, 412 or 416."""
-        if entry.body is not None:
-            return await self._answer(scope, receive, send, entry, -1)
-        opened = await self.store.open_current(entry)
-        if opened is None:
-            return await self.error(send, 404, b"not found\n", kind=ObjectKind.NOT_FOUND)
-        fd, entry = opened
-        try:
-            return await self._answer(scope, receive, send, entry, fd)
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        # Memory entries have their bytes; file entries hold the open fd they were described from.
+        return await self._answer(scope, receive, send, entry, entry.fd)
 
     async def _answer(
         self, scope: Scope, receive: Receive, send: Send, entry: FileEntry, fd: int
@@ -187,7 +181,7 @@ class StaticFiles:
         )
         etag = entry.gz_etag if use_gz else entry.etag
         base = entry.gz_headers if use_gz else entry.headers
-        kind = entry.kind.value
+        kind = _KIND_NAME[entry.kind]
 
         # RFC 9110 §13.2.2 steps 1-4 (most requests carry no condition at all).
         pre = Precondition.PROCEED
@@ -250,7 +244,7 @@ class StaticFiles:
         head: bool,
         range_header: str,
     ) -> Outcome:
-        kind = entry.kind.value
+        kind = _KIND_NAME[entry.kind]
         size = entry.size
         if len(ranges) == 1:
             r = ranges[0]
@@ -353,7 +347,7 @@ class StaticFiles:
             *(extra or []),
         ]
         out = await self._simple(send, status, headers, body)
-        out.kind = kind.value
+        out.kind = _KIND_NAME[kind]
         return out
 
     async def _listing(self, send: Send, rel: str, head: bool) -> Outcome:

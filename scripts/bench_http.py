@@ -188,6 +188,7 @@ def start(name: str, root: Path, work: Path, origin_server: str) -> Server:
         cmd = [
             str(VENV_BIN / "origin"),
             "serve",
+            "--no-live",  # the files alone: a live encoder would take the CPU being measured
             "--config",
             str(ROOT / "config.toml"),
             "--media-root",
@@ -258,6 +259,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("seconds", nargs="?", type=int, default=6, help="duration of each wrk run")
     ap.add_argument("--origin-server", default="", help="override server.server for the origin")
+    ap.add_argument("--only", default="", help="scenario letters to run, e.g. 'a' or 'ac'")
     args = ap.parse_args()
     root = BENCH / "media"
     make_media(root)
@@ -274,6 +276,8 @@ def main() -> int:
         ("b2) open-ended bytes=N-, 4 conn", "/big.mp4", 4, scripts["open"], "MB/s"),
         ("c) 2 KB playlist, 64 conn", "/live.m3u8", 64, None, "req/s"),
     ]
+    if args.only:
+        scenarios = [sc for sc in scenarios if sc[0][0] in args.only]
     names = ["nginx", "origin", "baseline"]
     servers: dict[str, Server] = {}
     results: dict[tuple[str, str], list[float]] = {}

@@ -90,6 +90,7 @@ def main() -> int:
     cmd = [
         str(Path(sys.executable).parent / "origin"),
         "serve",
+        "--no-live",
         "--config",
         str(ROOT / "config.toml"),
         "--media-root",

@@ -220,3 +220,36 @@ def test_fuzz_never_raises_and_stays_in_bounds(seed: int) -> None:
         for before, after in zip(result.ranges, result.ranges[1:], strict=False):
             assert after.start - before.end - 1 >= max(overhead, 1)
     assert outcomes == set(RangeOutcome)  # the fuzzer reaches every branch
+
+
+# The single-range fast path in parse_range must answer exactly as the general parser does.
+FAST_PATH_ROWS = [
+    pytest.param("bytes=0-", 10000, id="open-from-zero"),
+    pytest.param("bytes=0-0", 10000, id="first-byte"),
+    pytest.param("bytes=9999-", 10000, id="last-byte-open"),
+    pytest.param("bytes=10000-", 10000, id="first-at-length-unsatisfiable"),
+    pytest.param("bytes=5-4", 10000, id="last-before-first-invalid"),
+    pytest.param("bytes=0-999999999999999999", 10000, id="huge-last-clamped"),
+    pytest.param("bytes=999999999999999999-", 10000, id="huge-first-unsatisfiable"),
+    pytest.param("bytes=100-200", 150, id="last-beyond-length-clamped"),
+    pytest.param("bytes=000-001", 10, id="leading-zeros"),
+]
+
+
+@pytest.mark.parametrize(("header", "length"), FAST_PATH_ROWS)
+def test_single_range_fast_path_matches_general_parser(header: str, length: int) -> None:
+    from origin.ranges import parse_range_set
+
+    assert parse_range(header, length) == parse_range_set(header, length)
+
+
+def test_single_range_fast_path_matches_general_parser_fuzzed() -> None:
+    from origin.ranges import parse_range_set
+
+    rng = random.Random(20261122)
+    for _ in range(20000):
+        length = rng.choice([1, 2, 10, 1000, 65536, 10**9])
+        first = str(rng.randrange(0, length * 2 + 2))
+        last = rng.choice(["", str(rng.randrange(0, length * 2 + 2))])
+        header = f"bytes={first}-{last}"
+        assert parse_range(header, length) == parse_range_set(header, length), (header, length)
