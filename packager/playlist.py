@@ -351,20 +351,22 @@ def render_media_playlist(pl: MediaPlaylist, *, skip_before_msn: int | None = No
     return "\n".join(lines) + "\n"
 
 
+def _variant_attrs(v: StreamInf | IFrameStreamInf) -> list[tuple[str, str | None]]:
+    """The attributes EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF share, in order."""
+    resolution = None if v.resolution is None else f"{v.resolution.width}x{v.resolution.height}"
+    return [
+        ("BANDWIDTH", str(v.bandwidth)),
+        ("AVERAGE-BANDWIDTH", None if v.average_bandwidth is None else str(v.average_bandwidth)),
+        ("CODECS", None if v.codecs is None else _quoted(v.codecs)),
+        ("RESOLUTION", resolution),
+    ]
+
+
 def render_stream_inf(v: StreamInf) -> list[str]:
     """EXT-X-STREAM-INF and its URI line."""
     tag = "#EXT-X-STREAM-INF:" + _attrs(
         [
-            ("BANDWIDTH", str(v.bandwidth)),
-            (
-                "AVERAGE-BANDWIDTH",
-                None if v.average_bandwidth is None else str(v.average_bandwidth),
-            ),
-            ("CODECS", None if v.codecs is None else _quoted(v.codecs)),
-            (
-                "RESOLUTION",
-                None if v.resolution is None else f"{v.resolution.width}x{v.resolution.height}",
-            ),
+            *_variant_attrs(v),
             ("FRAME-RATE", None if v.frame_rate is None else _frame_rate(v.frame_rate)),
             ("AUDIO", None if v.audio is None else _quoted(v.audio)),
         ]
@@ -398,16 +400,7 @@ def render_i_frame_stream_inf(v: IFrameStreamInf) -> str:
     """EXT-X-I-FRAME-STREAM-INF."""
     return "#EXT-X-I-FRAME-STREAM-INF:" + _attrs(
         [
-            ("BANDWIDTH", str(v.bandwidth)),
-            (
-                "AVERAGE-BANDWIDTH",
-                None if v.average_bandwidth is None else str(v.average_bandwidth),
-            ),
-            ("CODECS", None if v.codecs is None else _quoted(v.codecs)),
-            (
-                "RESOLUTION",
-                None if v.resolution is None else f"{v.resolution.width}x{v.resolution.height}",
-            ),
+            *_variant_attrs(v),
             ("URI", _quoted(v.uri)),
         ]
     )

@@ -31,6 +31,22 @@ BROWSER_DIR = REPO / "tests" / "browser"
 PLAYER = BROWSER_DIR / "player.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 READY_SECONDS = 20.0
+# A live channel for browser tests: small renditions keep two x264 encoders well inside real
+# time on 2 cores; PART-TARGET and the segment duration are the product defaults (0.2 s, 2 s),
+# so the latency figures are the real ones.
+SMALL_LIVE_CONFIG = """\
+[[live]]
+name = "t"
+input = "testsrc"
+frame_rate = 30
+segment_duration = 2
+part_target = "0.2"
+audio_kbps = 64
+renditions = [
+  { name = "180p", width = 320, height = 180, video_kbps = 400 },
+  { name = "270p", width = 480, height = 270, video_kbps = 700 },
+]
+"""
 
 
 def missing_tools() -> list[str]:

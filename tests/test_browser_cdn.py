@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import BROWSER_DIR, origin_server, require_browser, run_player, summary
+from browser_support import (
+    BROWSER_DIR,
+    SMALL_LIVE_CONFIG,
+    origin_server,
+    require_browser,
+    run_player,
+    summary,
+)
 from cdn_support import Nginx, require_nginx
 from conftest import origin_command
 
@@ -33,19 +40,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 CLIP_SECONDS = 8
 SEEK_TO = 4.0  # the middle of the clip
 PLAY_SECONDS = 30
-LIVE_CONFIG = """\
-[[live]]
-name = "t"
-input = "testsrc"
-frame_rate = 30
-segment_duration = 2
-part_target = "0.2"
-audio_kbps = 64
-renditions = [
-  { name = "180p", width = 320, height = 180, video_kbps = 400 },
-  { name = "270p", width = 480, height = 270, video_kbps = 700 },
-]
-"""
+LIVE_CONFIG = SMALL_LIVE_CONFIG
 
 # page.html (the harness's page, unchanged) plus one script: after the first 'playing', seek to
 # ?seek=<seconds>. page.html already records every 'seeked' with the currentTime it landed on.

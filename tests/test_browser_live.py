@@ -16,28 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import origin_server, require_browser, run_player, summary
+from browser_support import SMALL_LIVE_CONFIG, origin_server, require_browser, run_player, summary
 
 from packager.ffmpeg_path import FfmpegNotFound, find_ffmpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
 PLAY_SECONDS = 30
-# Small renditions keep two x264 encoders well inside real time on 2 cores. PART-TARGET and the
-# segment duration are the product defaults (0.2 s, 2 s): the latency figures are the real ones.
-LIVE_CONFIG = """\
-[[live]]
-name = "t"
-input = "testsrc"
-frame_rate = 30
-segment_duration = 2
-part_target = "0.2"
-audio_kbps = 64
-renditions = [
-  { name = "180p", width = 320, height = 180, video_kbps = 400 },
-  { name = "270p", width = 480, height = 270, video_kbps = 700 },
-]
-"""
+LIVE_CONFIG = SMALL_LIVE_CONFIG
 PART_URL = re.compile(r"/part(\d+)\.(\d+)\.m4s$")
 
 
