@@ -258,6 +258,7 @@ def memory_entry(
     target_duration: int = 0,
 ) -> FileEntry:
     """Return a FileEntry for bytes held in memory (a live playlist), gzip variant included."""
+    mtime = min(mtime, int(time.time()) - _DATE_LAG)  # RFC 9110 §8.8.2.1, as for files
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
     ctype = content_type_for(rel)
     entry = FileEntry(

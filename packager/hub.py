@@ -32,6 +32,7 @@ log = logging.getLogger("origin.hub")
 
 _FRAME = struct.Struct("!I")
 _MAX_FRAME = 64 * 1024 * 1024
+_MAX_BACKLOG = 16 * 1024 * 1024  # bytes queued for one worker before it is cut off
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,13 @@ class HubServer:
         self.latest[key] = frame
         for w in list(self._writers):
             if w.is_closing():
+                self._writers.discard(w)
+                continue
+            if w.transport.get_write_buffer_size() > _MAX_BACKLOG:
+                # A worker that stopped reading must not grow the packager's memory: drop it;
+                # it reconnects and gets the latest state of every rendition at once.
+                log.warning("live hub: a worker is %d bytes behind; disconnecting it", _MAX_BACKLOG)
+                w.close()
                 self._writers.discard(w)
                 continue
             w.write(frame)
