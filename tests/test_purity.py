@@ -50,6 +50,7 @@ SHELL_MODULES = frozenset(
         "live.py",
         "store.py",
         "vod.py",
+        "vodsplit.py",  # VOD: cutting the streamed fMP4 into segment files
         "ffmpeg_process.py",
         "ffmpeg_path.py",
         "__main__.py",
