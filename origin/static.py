@@ -23,6 +23,7 @@ from origin.files import FileEntry, FileStore, read_range, send_file_ranges
 from origin.multipart import new_boundary, plan_multipart
 from origin.paths import normalise_request_path
 from origin.ranges import RangeOutcome, parse_range, unsatisfied_content_range
+from origin.zerocopy import sendfile_now
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -294,12 +295,21 @@ class StaticFiles:
         trailer: bytes,
     ) -> int:
         """Stream file pieces, stopping at once if the client goes away."""
+        zero_copied = 0
+        if len(pieces) == 1 and not pieces[0][0] and not trailer:
+            # A single range or the whole file: zero-copy as much as the socket takes now.
+            _, start, length = pieces[0]
+            zero_copied = sendfile_now(send, fd, start, length)
+            if zero_copied == length:
+                await send({"type": "http.response.body", "body": b""})
+                return zero_copied
+            pieces = [(b"", start + zero_copied, length - zero_copied)]
         if len(pieces) == 1 and not trailer and pieces[0][2] <= self.cfg.http.chunk_size:
             # One read, one send: no reader task to watch for a disconnect that cannot matter.
             _, start, length = pieces[0]
             data = read_range(fd, entry, start, length)
             await send({"type": "http.response.body", "body": data})
-            return len(data)
+            return zero_copied + len(data)
         gone = False
 
         async def watch() -> None:
@@ -312,7 +322,7 @@ class StaticFiles:
 
         watcher = asyncio.ensure_future(watch())
         try:
-            return await send_file_ranges(
+            return zero_copied + await send_file_ranges(
                 send, fd, entry, pieces, trailer, self.cfg.http.chunk_size, lambda: gone
             )
         finally:
