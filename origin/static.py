@@ -164,12 +164,7 @@ class StaticFiles:
     ) -> Outcome:
         """Answer GET/HEAD for one file version: 200, 206, 304, 412 or 416."""
         # Memory entries have their bytes; file entries hold the open fd they were described from.
-        return await self._answer(scope, receive, send, entry, entry.fd)
-
-    async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, entry: FileEntry, fd: int
-    ) -> Outcome:
-        """serve_entry's decisions, with the file (if not in memory) open as `fd`."""
+        fd = entry.fd
         headers = request_headers(scope)
         head = scope["method"] == "HEAD"
         range_header = headers.get("range")

@@ -21,7 +21,6 @@ import logging
 import os
 import pickle
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
@@ -104,7 +103,6 @@ class LiveHub:
     channels: dict[str, ChannelView] = field(default_factory=dict)
     renditions: dict[tuple[str, str], RenditionView] = field(default_factory=dict)
     _waiting: dict[WaitKey, list[asyncio.Future[RenditionView]]] = field(default_factory=dict)
-    listeners: list[Callable[[View], None]] = field(default_factory=list)
 
     def publish(self, view: View) -> None:
         """Record `view` and wake every request it satisfies."""
@@ -113,8 +111,6 @@ class LiveHub:
         else:
             self.renditions[(view.channel, view.rendition)] = view
             self._wake(view)
-        for listener in self.listeners:
-            listener(view)
 
     def _wake(self, view: RenditionView) -> None:
         ready = [
