@@ -516,3 +516,6 @@ async def run_channels(
     for ch, res in zip(channels, results, strict=True):
         if isinstance(res, BaseException):
             log.error("live %s: stopped: %s", ch.name, res)
+    # Ended channels keep their final playlists (EXT-X-ENDLIST) on offer until the server stops;
+    # returning would end the packager process and its supervisor would start them over.
+    await stop.wait()
