@@ -155,6 +155,7 @@ class ChannelRunner:
         self._proc: asyncio.subprocess.Process | None = None
         self._last_bytes = time.monotonic()
         self._stop = asyncio.Event()
+        self._published_parts = 0  # in the current encoder run
         self._anchor: tuple[datetime, int] | None = None  # (wall clock, tfdt) of this run
         self.runs = 0
 
@@ -169,10 +170,13 @@ class ChannelRunner:
         backoff = BACKOFF_FIRST
         while not stop.is_set() and not self.ended:
             started = time.monotonic()
+            self._published_parts = 0
             outcome = await self._run_encoder(stop)
             if stop.is_set() or self.ended:
                 break
-            if time.monotonic() - started >= HEALTHY_RUN:
+            # Back off only a crash loop: a run that published media and then ended (an encoder
+            # publishing over RTMP/SRT/UDP went away) listens again at once for its return.
+            if self._published_parts or time.monotonic() - started >= HEALTHY_RUN:
                 backoff = BACKOFF_FIRST
             log.warning(
                 "live %s: %s; restarting the encoder in %.1f s",
@@ -353,6 +357,7 @@ class ChannelRunner:
         r.window.add_part(part.msn, part.index, part.duration_ticks, part.independent,
                           part.start_ticks)  # fmt: skip
         r.published.append(part)
+        self._published_parts += 1
         self._retire(r)
 
     def _publish_segment(self, r: _Rendition, seg: SegmentReady) -> None:

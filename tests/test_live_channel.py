@@ -266,3 +266,47 @@ async def test_file_input_without_loop_ends_with_endlist(tmp_path: Path) -> None
     ch = rec.hub.channel("c")
     assert isinstance(ch, ChannelView) and ch.ended
     assert not rec.problems, rec.problems[:5]
+
+
+async def test_network_input_that_disconnects_and_comes_back(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"rtmp://127.0.0.1:{port}/app/key"
+    rec = Recorder(tmp_path)
+    runner = ChannelRunner(channel(input=url), str(tmp_path), rec)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+
+    async def publish(seconds: int) -> None:
+        # An encoder (like OBS) publishing to the channel, then going away.
+        for _ in range(50):  # until the channel's ffmpeg listens
+            proc = await asyncio.create_subprocess_exec(
+                find_ffmpeg(), "-v", "error", "-re", "-f", "lavfi",
+                "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine",
+                "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+                "-c:a", "aac", "-f", "flv", url,
+                stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            if await proc.wait() == 0:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError("could not publish to the channel")
+
+    try:
+        await publish(4)
+        first = rec.latest("lo")
+        assert first is not None and first.snapshot.segments
+        await publish(4)
+        view = rec.latest("lo")
+        assert view is not None
+        text = view.playlist.decode()
+        assert "#EXT-X-DISCONTINUITY" in text
+        assert 'URI="init1.mp4"' in text
+        assert view.snapshot.last_msn > first.snapshot.last_msn  # MEDIA-SEQUENCE kept rising
+        assert not rec.problems, rec.problems[:5]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
