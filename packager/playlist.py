@@ -8,7 +8,7 @@ Fractions, rounded half-up to at most five places with trailing zeros trimmed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -195,16 +195,26 @@ def render_extinf(duration: Fraction) -> str:
     return f"#EXTINF:{format_decimal(duration)},"
 
 
+def _segment_head(
+    discontinuity: bool, map_: Map | None, pdt: datetime | None, parts: Sequence[Part]
+) -> list[str]:
+    """DISCONTINUITY, MAP, PROGRAM-DATE-TIME and the EXT-X-PARTs that open a segment."""
+    lines: list[str] = []
+    if discontinuity:
+        lines.append("#EXT-X-DISCONTINUITY")
+    if map_ is not None:
+        lines.append(render_map(map_))
+    if pdt is not None:
+        lines.append(render_program_date_time(pdt))
+    lines.extend(render_part(p) for p in parts)
+    return lines
+
+
 def render_segment(seg: Segment, *, with_map: bool) -> list[str]:
     """Return the lines of one segment: DISCONTINUITY, MAP, PDT, parts, EXTINF, URI."""
-    lines: list[str] = []
-    if seg.discontinuity:
-        lines.append("#EXT-X-DISCONTINUITY")
-    if with_map and seg.map is not None:
-        lines.append(render_map(seg.map))
-    if seg.program_date_time is not None:
-        lines.append(render_program_date_time(seg.program_date_time))
-    lines.extend(render_part(p) for p in seg.parts)
+    lines = _segment_head(
+        seg.discontinuity, seg.map if with_map else None, seg.program_date_time, seg.parts
+    )
     if seg.gap:
         lines.append("#EXT-X-GAP")
     if seg.byterange is not None:
@@ -335,13 +345,11 @@ def render_media_playlist(pl: MediaPlaylist, *, skip_before_msn: int | None = No
         current = seg.map or current
         lines.extend(render_segment(seg, with_map=with_map))
     if pl.partial_parts:
-        if pl.partial_discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        if pl.partial_map is not None and pl.partial_map != current:
-            lines.append(render_map(pl.partial_map))
-        if pl.partial_program_date_time is not None:
-            lines.append(render_program_date_time(pl.partial_program_date_time))
-        lines.extend(render_part(p) for p in pl.partial_parts)
+        # The segment in progress: the same head as a complete one, without EXTINF and URI.
+        new_map = pl.partial_map if pl.partial_map != current else None
+        lines += _segment_head(
+            pl.partial_discontinuity, new_map, pl.partial_program_date_time, pl.partial_parts
+        )
     if pl.endlist:
         lines.append("#EXT-X-ENDLIST")
     elif pl.preload_hint is not None:

@@ -8,7 +8,6 @@ Each row of each table is one rule of llhls-rules.md "Origin: delivery directive
 from __future__ import annotations
 
 import asyncio
-import gzip
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -210,7 +209,6 @@ async def test_playlist_gzip_and_validators(live) -> None:
     )
     assert again.status_code == 304
     assert again.headers["cache-control"] == "public, max-age=1"
-    assert gzip.decompress(gzip.compress(plain.content)) == plain.content
 
 
 async def test_parts_only_no_playlist_before_first_segment(tmp_path: Path) -> None:
